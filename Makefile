@@ -1,0 +1,31 @@
+# The two set-up commands of the README, plus the developer's helpers.
+# Every target installs what it is missing first, so a fresh Debian machine works.
+
+VENV   ?= .venv
+PYTHON ?= python3
+BIN     = $(VENV)/bin
+STAMP   = $(VENV)/.installed
+
+.PHONY: dev test lint system clean
+
+# The virtualenv is rebuilt only when pyproject.toml changes.
+$(STAMP): pyproject.toml
+	deploy/bootstrap python
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+# Werkzeug's dev server with reloader, debugger and the toolbar on both apps (port 5000).
+dev: $(STAMP)
+	GATEWAY_PROFILE=$${GATEWAY_PROFILE:-development} $(BIN)/gateway run
+
+lint: $(STAMP)
+	$(BIN)/ruff check gateway frontend_app backend_app tests
+	$(BIN)/mypy gateway
+
+test: lint
+	$(BIN)/pytest
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,247 @@
+"""The JSON API. Every GET also renders as a browsable HTML page for browsers.
+
+Content negotiation: a client whose ``Accept`` prefers ``text/html`` over
+``application/json`` (a browser) gets HTML, every other client JSON; both say
+``Vary: Accept``. Writes take JSON and need ``Authorization: Bearer <token>``.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import math
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    jsonify,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from werkzeug.datastructures import WWWAuthenticate
+from werkzeug.exceptions import Conflict, NotFound, Unauthorized
+
+from backend_app import store
+from backend_app.validation import validate_extension
+
+bp = Blueprint("api", __name__)
+log = logging.getLogger(__name__)
+
+
+def wants_html() -> bool:
+    """True when the client prefers an HTML page to JSON (a browser)."""
+    best = request.accept_mimetypes.best_match(["application/json", "text/html"])
+    return best == "text/html"
+
+
+def respond(payload: Any, template: str, status: int = 200, **context: Any) -> Response:
+    """``payload`` as JSON, or as the browsable page ``template`` for a browser."""
+    if wants_html():
+        response = current_app.make_response(
+            (
+                render_template(
+                    template,
+                    payload=payload,
+                    payload_json=json.dumps(payload, indent=2),
+                    signed_in=bool(session.get("signed_in")),
+                    **context,
+                ),
+                status,
+            )
+        )
+    else:
+        response = jsonify(payload)
+        response.status_code = status
+    response.vary.add("Accept")
+    return response
+
+
+def frontend_url(path: str) -> str:
+    """A path on the website, wherever the mount table puts it."""
+    return current_app.config["MOUNT_PREFIXES"]["frontend_app"] + path
+
+
+def represent(extension: dict[str, Any]) -> dict[str, Any]:
+    """An extension as the API shows it, with its links."""
+    slug = extension["slug"]
+    return {
+        **extension,
+        "url": url_for("api.extension", slug=slug),
+        "page": frontend_url(f"/extensions/{slug}"),
+    }
+
+
+def check_token() -> None:
+    """Abort with 401 unless the request carries the API's bearer token."""
+    expected = current_app.config.get("API_TOKEN")
+    auth = request.authorization
+    given = auth.token if auth is not None and auth.type == "bearer" else None
+    # compare_digest takes constant time whatever the tokens' contents.
+    if not expected or not given or not hmac.compare_digest(given.encode(), str(expected).encode()):
+        raise Unauthorized(
+            "a valid 'Authorization: Bearer <token>' header is required",
+            www_authenticate=WWWAuthenticate("bearer", {"realm": "api"}),
+        )
+
+
+def json_body() -> dict[str, Any]:
+    """The request's JSON object: 415 if not JSON, 413 if too large, 400 if malformed."""
+    if not request.is_json:
+        abort(415, "the request body must be JSON (Content-Type: application/json)")
+    raw = request.get_data(cache=False)  # raises 413 past MAX_CONTENT_LENGTH
+    try:
+        data = json.loads(raw)
+    except ValueError as exc:
+        abort(400, f"malformed JSON: {exc}")
+    if not isinstance(data, dict):
+        abort(400, "the request body must be a JSON object")
+    return data
+
+
+def positive_int(name: str, default: int, maximum: int | None = None) -> int:
+    """A positive integer query argument; 400 when it is anything else."""
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    if not raw.isdigit() or int(raw) < 1:
+        abort(400, f"{name} must be a positive integer")
+    value = int(raw)
+    if maximum is not None and value > maximum:
+        abort(400, f"{name} must be at most {maximum}")
+    return value
+
+
+@bp.get("/")
+def index() -> Response:
+    """The API's endpoints and version."""
+    endpoints = []
+    for rule in current_app.url_map.iter_rules():
+        if rule.endpoint.startswith("api.") and rule.endpoint != "api.index":
+            doc = (current_app.view_functions[rule.endpoint].__doc__ or "").strip()
+            endpoints.append(
+                {
+                    "path": request.script_root + rule.rule,
+                    "methods": sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}),
+                    "description": doc.splitlines()[0] if doc else "",
+                }
+            )
+    endpoints.sort(key=lambda e: (e["path"], e["methods"]))
+    payload = {
+        "name": "Flask extensions API",
+        "version": current_app.config["API_VERSION"],
+        "endpoints": endpoints,
+    }
+    return respond(payload, "api/index.html")
+
+
+@bp.get("/healthz")
+def healthz() -> Response:
+    """Liveness: the API process answers."""
+    return jsonify(status="ok")
+
+
+@bp.get("/api/categories")
+def categories() -> Response:
+    """Every category with its number of extensions."""
+    items = [
+        {**c, "url": url_for("api.extensions", category=c["slug"])}
+        for c in store.list_categories(store.get_db())
+    ]
+    return respond({"items": items}, "api/categories.html")
+
+
+@bp.get("/api/extensions")
+def extensions() -> Response:
+    """A page of extensions, filtered by category and text (q)."""
+    config = current_app.config
+    page = positive_int("page", 1)
+    per_page = positive_int("per_page", config["PER_PAGE"], config["MAX_PER_PAGE"])
+    category = request.args.get("category", "").strip() or None
+    query = request.args.get("q", "").strip() or None
+    if query and len(query) > config["MAX_QUERY_LENGTH"]:
+        abort(400, f"q must be at most {config['MAX_QUERY_LENGTH']} characters")
+    items, total = store.list_extensions(
+        store.get_db(), category=category, query=query, page=page, per_page=per_page
+    )
+    pages = max(1, math.ceil(total / per_page))
+
+    def link(number: int) -> str | None:
+        if not 1 <= number <= pages:
+            return None
+        args = {"category": category, "q": query, "page": number, "per_page": per_page}
+        return url_for("api.extensions", **{k: v for k, v in args.items() if v})
+
+    payload = {
+        "items": [represent(item) for item in items],
+        "page": page,
+        "per_page": per_page,
+        "total": total,
+        "pages": pages,
+        "filters": {"category": category, "q": query},
+        "links": {"self": link(page) or link(1), "next": link(page + 1), "prev": link(page - 1)},
+    }
+    return respond(payload, "api/list.html", categories=store.list_categories(store.get_db()))
+
+
+@bp.get("/api/extensions/<slug>")
+def extension(slug: str) -> Response:
+    """One extension."""
+    found = store.get_extension(store.get_db(), slug)
+    if found is None:
+        raise NotFound(f"no extension with slug {slug!r}")
+    return respond(represent(found), "api/detail.html")
+
+
+@bp.post("/api/extensions")
+def create_extension() -> Response:
+    """Add an extension (bearer token, JSON body); 201 with its Location."""
+    check_token()
+    db = store.get_db()
+    fields = validate_extension(json_body(), store.category_slugs(db), partial=False)
+    try:
+        created = store.create_extension(db, fields)
+    except store.DuplicateSlug:
+        raise Conflict(f"an extension with slug {fields['slug']!r} already exists") from None
+    log.info("created extension %s", created["slug"])
+    response = jsonify(represent(created))
+    response.status_code = 201
+    response.headers["Location"] = url_for("api.extension", slug=created["slug"])
+    return response
+
+
+@bp.route("/api/extensions/<slug>", methods=["PUT", "PATCH"])
+def update_extension(slug: str) -> Response:
+    """Replace (PUT) or change (PATCH) an extension (bearer token, JSON body)."""
+    check_token()
+    db = store.get_db()
+    if store.get_extension(db, slug) is None:
+        raise NotFound(f"no extension with slug {slug!r}")
+    data = json_body()
+    if request.method == "PUT":
+        # PUT replaces the whole resource; its slug may be left out of the body.
+        data.setdefault("slug", slug)
+    fields = validate_extension(data, store.category_slugs(db), partial=request.method == "PATCH")
+    try:
+        updated = store.update_extension(db, slug, fields)
+    except store.DuplicateSlug:
+        raise Conflict(f"an extension with slug {fields['slug']!r} already exists") from None
+    if updated is None:  # deleted between the check and the write
+        raise NotFound(f"no extension with slug {slug!r}")
+    log.info("updated extension %s", updated["slug"])
+    return jsonify(represent(updated))
+
+
+@bp.delete("/api/extensions/<slug>")
+def delete_extension(slug: str) -> Response:
+    """Delete an extension (bearer token); 204."""
+    check_token()
+    if not store.delete_extension(store.get_db(), slug):
+        raise NotFound(f"no extension with slug {slug!r}")
+    log.info("deleted extension %s", slug)
+    return Response(status=204)

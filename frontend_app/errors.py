@@ -1,0 +1,22 @@
+"""Every error of the site is an HTML page in the site's layout, never a traceback."""
+
+from __future__ import annotations
+
+from flask import Flask, Response, current_app, render_template
+from werkzeug.exceptions import HTTPException
+
+
+def html_error(error: HTTPException) -> Response:
+    """Render ``error`` (404, 405, 500, ...) as a page, keeping its headers (``Allow``)."""
+    code = error.code or 500
+    html = render_template("error.html", code=code, name=error.name, message=error.description)
+    response = current_app.make_response((html, code))
+    for key, value in error.get_headers():
+        if key.lower() != "content-type":
+            response.headers[key] = value
+    return response
+
+
+def init_app(app: Flask) -> None:
+    """Answer every error of ``app`` with an HTML page."""
+    app.register_error_handler(HTTPException, html_error)

@@ -1,0 +1,13 @@
+"""The website's own settings; the profile and the environment (``FRONTEND_*``) refine them."""
+
+ENV_PREFIX = "FRONTEND"
+SESSION_COOKIE_NAME = "gateway_site_session"
+SECRET_KEY = None
+REQUIRED_SECRETS = ("SECRET_KEY",)
+PER_PAGE = 24
+RECENT_COUNT = 8
+MAX_QUERY_LENGTH = 100
+# Stars live in the session cookie, which browsers cap near 4 KB.
+MAX_STARS = 40
+# The site only reads the catalogue the backend owns.
+DB_READONLY = True

@@ -1,0 +1,115 @@
+"""The ``gateway`` console script: routes, mounts, check, run, secrets.
+
+Every command reads its configuration from the environment (and the generated secrets
+file), like uWSGI does. Tests hand a mapping as click's ``obj`` instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import click
+from werkzeug.serving import run_simple
+
+from gateway.mounts import GATEWAY_PREFIX, Gateway, build_gateway
+from gateway.secret_file import ensure_secrets
+from gateway.settings import PROFILES, ConfigError, data_dir, resolve_source
+
+
+def _source(ctx: click.Context, profile: str | None = None) -> Mapping[str, Any] | str | None:
+    """What to build from: the test's mapping, a profile name, or the environment."""
+    if ctx.obj is not None:
+        return {**ctx.obj, "GATEWAY_PROFILE": profile} if profile else ctx.obj
+    return profile
+
+
+def _build(ctx: click.Context, profile: str | None = None) -> Gateway:
+    """Build the gateway or exit with one line per configuration problem."""
+    try:
+        return build_gateway(_source(ctx, profile))
+    except ConfigError as exc:
+        for problem in exc.problems:
+            click.echo(f"error: {problem}", err=True)
+        ctx.exit(1)
+        raise  # unreachable: ctx.exit raises
+
+
+def _table(rows: Sequence[Sequence[str]]) -> None:
+    """Print ``rows`` as left-aligned columns, the first row being the header."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+
+
+@click.group()
+def main() -> None:
+    """Operate the gateway: the website at / and the JSON API at /backend."""
+
+
+@main.command()
+@click.pass_context
+def routes(ctx: click.Context) -> None:
+    """Every route of every mounted app, with its full public path."""
+    gateway = _build(ctx)
+    rows = [("PATH", "METHODS", "ENDPOINT", "APP")]
+    for prefix, app in sorted(gateway.apps.items()):
+        for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
+            methods = ",".join(sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}))
+            rows.append((prefix + rule.rule, methods, rule.endpoint, app.name))
+    rows.append((f"{GATEWAY_PREFIX}/health", "GET", "gateway.health", "gateway"))
+    _table(rows)
+
+
+@main.command()
+@click.pass_context
+def mounts(ctx: click.Context) -> None:
+    """The mount table: prefix, app, config profile, cache namespace."""
+    gateway = _build(ctx)
+    rows = [("PREFIX", "APP", "PROFILE", "NAMESPACE")]
+    for mount in gateway.mounts:
+        app = gateway.apps[mount.prefix]
+        rows.append((mount.prefix or "/", mount.app, app.config["PROFILE"], mount.namespace))
+    _table(rows)
+
+
+@main.command()
+@click.option("--profile", type=click.Choice(PROFILES), help="Check this profile instead.")
+@click.pass_context
+def check(ctx: click.Context, profile: str | None) -> None:
+    """Build every app as it would serve; exit 1 with one line per problem."""
+    try:
+        gateway = _build(ctx, profile)
+    except click.exceptions.Exit:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a broken release must be reported, not crash
+        click.echo(f"error: the release does not build: {type(exc).__name__}: {exc}", err=True)
+        ctx.exit(1)
+    names = ", ".join(f"{m.prefix or '/'} -> {m.app}" for m in gateway.mounts)
+    profiles = {app.config["PROFILE"] for app in gateway.apps.values()}
+    click.echo(f"ok: {', '.join(sorted(profiles))} profile, {names}")
+
+
+@main.command()
+@click.pass_context
+def secrets(ctx: click.Context) -> None:
+    """Generate the secrets and API token into the data dir (once) and print where."""
+    source, _ = resolve_source(ctx.obj)
+    click.echo(ensure_secrets(data_dir(source)))
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.pass_context
+def run(ctx: click.Context, host: str, port: int) -> None:
+    """Serve the composed gateway with Werkzeug's reloader and debugger (development)."""
+    source, _ = resolve_source(ctx.obj)
+    ensure_secrets(data_dir(source))
+    gateway = _build(ctx)
+    use_debugger = any(app.config["USE_DEBUGGER"] for app in gateway.apps.values())
+    # run_simple wraps DebuggedApplication around the whole WSGI callable; `flask run`
+    # cannot serve a DispatcherMiddleware.
+    run_simple(
+        host, port, gateway, use_reloader=True, use_debugger=use_debugger, threaded=True
+    )

@@ -1,0 +1,56 @@
+"""The one application factory: it builds the website and the API alike."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from gateway.extensions import cache, csrf, toolbar
+from gateway.mounts import MOUNTS, Mount, prefix_of
+from gateway.settings import ConfigError, config_problems, load_config, resolve_source
+from gateway.stores import cache_settings
+
+
+def create_app(
+    name: str,
+    config: str | Mapping[str, Any] | None = None,
+    *,
+    mounts: tuple[Mount, ...] = MOUNTS,
+) -> Flask:
+    """Build the app of package ``name`` (``frontend_app``, ``backend_app``, ...).
+
+    ``config`` is a profile name, a mapping shaped like the environment
+    (``GATEWAY_PROFILE``, ``GATEWAY_*``, ``BACKEND_*``, ...), or ``None`` for
+    ``os.environ``. ``mounts`` tells the app where it and its siblings are mounted.
+    Raises ``ConfigError`` when the production profile must not serve.
+    """
+    source, profile = resolve_source(config)
+    prefix = prefix_of(mounts, name)
+    app = Flask(name, instance_relative_config=False)
+    load_config(app.config, name, source, profile, prefix)
+    # Each app gets its own instance folder inside the data dir, not the package's.
+    app.instance_path = str(Path(app.config["DATA_DIR"]) / name)
+    app.config["MOUNT_PREFIXES"] = {mount.app: mount.prefix for mount in mounts}
+    app.config["CACHE_NAMESPACE"] = next(m.namespace for m in mounts if m.app == name)
+
+    if profile == "production":
+        problems = config_problems(app.config)
+        if problems:
+            raise ConfigError(problems)
+
+    register_extensions(app)
+    importlib.import_module(name).init_app(app)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    """Bind the shared extension objects to ``app``."""
+    cache.init_app(app, config=cache_settings(app.config["CACHE_URL"]))
+    csrf.init_app(app)
+    # The toolbar can never be switched on in production, whatever the config says.
+    if app.config["DEBUG_TB_ENABLED"] and app.config["PROFILE"] != "production":
+        toolbar.init_app(app)

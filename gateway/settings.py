@@ -1,0 +1,204 @@
+"""Configuration profiles shared by every mounted app, and the rules that load them.
+
+An app's config is built in layers, later ones winning:
+
+1. the profile class below (``development``, ``testing`` or ``production``);
+2. the app's own ``<package>.settings`` module;
+3. ``GATEWAY_*`` keys of the source (both apps), then the app's own prefix
+   (``FRONTEND_*``, ``BACKEND_*``), the same convention as Flask's
+   ``from_prefixed_env``: values are parsed as JSON when they parse, else kept as text.
+
+The source is ``os.environ`` in production and a plain mapping in tests, so tests
+never edit the process environment.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Config
+
+from gateway.secret_file import read_secrets
+
+PROFILES = ("development", "testing", "production")
+DEFAULT_PROFILE = "development"
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# Secrets shorter than this are refused in production: generated ones are 43 characters.
+MIN_SECRET_LENGTH = 32
+# Values people type while setting up. Matched whole (or as a prefix for "change...")
+# so a random generated secret can never trip them.
+PLACEHOLDERS = frozenset(
+    {"secret", "dev", "development", "test", "testing", "password", "default", "xxx", "todo"}
+)
+PLACEHOLDER_PREFIXES = ("change", "replace", "your-", "your_", "<", "placeholder")
+
+
+class ConfigError(Exception):
+    """A profile that must not serve; ``problems`` holds one line per reason."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+class Base:
+    """Defaults for every profile."""
+
+    DEBUG = False
+    TESTING = False
+    # The app's own body limit, enforced also without nginx in front (SPEC 4).
+    MAX_CONTENT_LENGTH = 1024 * 1024
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    TRUSTED_HOSTS: list[str] | None = None
+    SERVER_NAME: str | None = None
+    PREFERRED_URL_SCHEME = "http"
+    CACHE_URL = "simple"
+    CACHE_DEFAULT_TIMEOUT = 300
+    # Seconds a /_gateway/health check may take before its part counts as down.
+    HEALTH_TIMEOUT = 2.0
+    BUILD_ID = "dev"
+    # The toolbar and the Werkzeug debugger are opt-in per profile, never implied by DEBUG.
+    DEBUG_TB_ENABLED = False
+    DEBUG_TB_INTERCEPT_REDIRECTS = False
+    DEBUG_TB_HOSTS = ("127.0.0.1", "::1")
+    USE_DEBUGGER = False
+    # CSRF is checked by the form views that need it, not on every POST: the JSON API
+    # authenticates with a bearer token instead.
+    WTF_CSRF_CHECK_DEFAULT = False
+    WTF_CSRF_TIME_LIMIT = None
+
+
+class Development(Base):
+    """``make dev``: debug, reloader, debugger and toolbar on both apps."""
+
+    DEBUG = True
+    DEBUG_TB_ENABLED = True
+    USE_DEBUGGER = True
+    SERVER_NAME = "127.0.0.1:5000"
+
+
+class Testing(Base):
+    """pytest: no toolbar, exceptions reach the test, an in-process shared cache."""
+
+    TESTING = True
+    SERVER_NAME = "localhost"
+    TRUSTED_HOSTS = ["localhost", "127.0.0.1"]
+
+
+class Production(Base):
+    """uWSGI behind nginx: everything unsafe stays off, secrets come from outside."""
+
+
+PROFILE_CLASSES: dict[str, type[Base]] = {
+    "development": Development,
+    "testing": Testing,
+    "production": Production,
+}
+
+
+def resolve_source(config: str | Mapping[str, Any] | None) -> tuple[Mapping[str, Any], str]:
+    """Return the key/value source and the profile named by ``config``.
+
+    ``None`` reads ``os.environ`` (and the generated secrets file); a profile name does
+    the same with that profile; a mapping is the whole source (tests).
+    """
+    if config is None or isinstance(config, str):
+        # Generated secrets sit below the environment, which always wins.
+        source: Mapping[str, Any] = {**read_secrets(data_dir(os.environ)), **os.environ}
+        profile = config or str(source.get("GATEWAY_PROFILE") or DEFAULT_PROFILE)
+    else:
+        source = config
+        profile = str(source.get("GATEWAY_PROFILE") or DEFAULT_PROFILE)
+    if profile not in PROFILES:
+        raise ConfigError([f"unknown profile {profile!r} (expected one of {', '.join(PROFILES)})"])
+    return source, profile
+
+
+def data_dir(source: Mapping[str, Any]) -> Path:
+    """Where SQLite and generated secrets live: ``GATEWAY_DATA_DIR`` or ``var/``."""
+    return Path(source.get("GATEWAY_DATA_DIR") or REPO_ROOT / "var").resolve()
+
+
+def _parse(value: Any) -> Any:
+    """Parse a text value as JSON when it is JSON, as ``from_prefixed_env`` does."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
+
+
+def apply_prefixed(config: Config, source: Mapping[str, Any], prefix: str) -> None:
+    """Copy every ``PREFIX_KEY`` of ``source`` into ``config[KEY]``."""
+    start = f"{prefix}_"
+    for key in sorted(source):
+        if key.startswith(start) and len(key) > len(start):
+            config[key[len(start) :]] = _parse(source[key])
+
+
+def load_config(
+    config: Config, name: str, source: Mapping[str, Any], profile: str, prefix: str
+) -> None:
+    """Fill ``config`` for the app package ``name`` mounted at ``prefix``."""
+    config.from_object(PROFILE_CLASSES[profile])
+    config.from_object(f"{name}.settings")
+    config["PROFILE"] = profile
+    apply_prefixed(config, source, "GATEWAY")
+    apply_prefixed(config, source, config["ENV_PREFIX"])
+
+    root = data_dir(source)
+    config["DATA_DIR"] = str(root)
+    # One catalogue file, in the backend's instance folder; the frontend reads it.
+    config.setdefault("DATABASE", None)
+    if not config["DATABASE"]:
+        config["DATABASE"] = str(root / "backend_app" / "catalog.sqlite3")
+
+    # The mount prefix makes url_for, redirects and the session cookie path correct
+    # also outside a request (CLI), where no SCRIPT_NAME exists.
+    config["APPLICATION_ROOT"] = prefix or "/"
+    config["SESSION_COOKIE_PATH"] = prefix or "/"
+
+    hosts = config["TRUSTED_HOSTS"]
+    if isinstance(hosts, str):
+        config["TRUSTED_HOSTS"] = [h.strip() for h in hosts.split(",") if h.strip()] or None
+    if not config["SERVER_NAME"] and config["TRUSTED_HOSTS"]:
+        config["SERVER_NAME"] = config["TRUSTED_HOSTS"][0]
+
+
+def _secret_problem(value: Any) -> str | None:
+    """Say what is wrong with a secret, or ``None`` when it may be used."""
+    if not value:
+        return "is missing"
+    text = str(value)
+    lowered = text.strip().lower()
+    if lowered in PLACEHOLDERS or lowered.startswith(PLACEHOLDER_PREFIXES):
+        return "is a placeholder"
+    if len(text) < MIN_SECRET_LENGTH:
+        return f"is shorter than {MIN_SECRET_LENGTH} characters"
+    return None
+
+
+def config_problems(config: Config) -> list[str]:
+    """Every reason this config must not serve in production, one line each."""
+    prefix = config["ENV_PREFIX"]
+    problems = []
+    if config["DEBUG"]:
+        problems.append(f"{prefix}: DEBUG is on")
+    if config.get("DEBUG_TB_ENABLED"):
+        problems.append(f"{prefix}: the debug toolbar is enabled (DEBUG_TB_ENABLED)")
+    if config.get("USE_DEBUGGER"):
+        problems.append(f"{prefix}: the Werkzeug debugger is enabled (USE_DEBUGGER)")
+    for key in config["REQUIRED_SECRETS"]:
+        problem = _secret_problem(config.get(key))
+        if problem:
+            problems.append(f"{prefix}: {prefix}_{key} {problem}")
+    if not config["TRUSTED_HOSTS"]:
+        problems.append(f"{prefix}: TRUSTED_HOSTS is unset (GATEWAY_TRUSTED_HOSTS)")
+    return problems

@@ -1,0 +1,73 @@
+"""Cache stores chosen by ``GATEWAY_CACHE_URL``, shared by every app of the process.
+
+flask-caching builds one backend object per ``init_app``: two ``SimpleCache`` objects
+would be two dicts, and the backend's invalidation would never reach the frontend.
+``shared_store`` is used as ``CACHE_TYPE`` and returns the same store for the same URL.
+
+URLs:
+
+- ``simple`` or ``simple://NAME``: an in-process dict (development, tests);
+- ``uwsgi://NAME``: uWSGI's ``cache2`` called NAME, shared by all workers (production);
+- ``redis://HOST:PORT/DB``: Redis, shared by every node.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask_caching.backends.base import BaseCache
+from flask_caching.backends.simplecache import SimpleCache
+
+from gateway.settings import ConfigError
+
+SCHEMES = ("simple", "uwsgi", "redis")
+# A frozen Redis must not hang a worker: connect and read give up after this long.
+REDIS_TIMEOUT = 0.5
+
+_stores: dict[str, BaseCache] = {}
+_lock = threading.Lock()
+
+
+def cache_settings(url: str) -> dict[str, Any]:
+    """The flask-caching settings for ``url``; raises ``ConfigError`` on a bad URL."""
+    scheme = urlsplit(url).scheme or url
+    if scheme not in SCHEMES:
+        raise ConfigError([f"GATEWAY_CACHE_URL {url!r}: unsupported scheme {scheme!r}"])
+    return {"CACHE_TYPE": "gateway.stores.shared_store", "CACHE_URL": url}
+
+
+def _build(url: str, options: dict[str, Any]) -> BaseCache:
+    """Create the store for ``url``."""
+    parts = urlsplit(url)
+    scheme = parts.scheme or url
+    if scheme == "simple":
+        return SimpleCache(**options)
+    if scheme == "uwsgi":
+        from flask_caching.contrib.uwsgicache import UWSGICache
+
+        return UWSGICache(cache=parts.netloc, **options)
+    from flask_caching.backends.rediscache import RedisCache
+
+    return RedisCache(
+        host=parts.hostname or "127.0.0.1",
+        port=parts.port or 6379,
+        db=int(parts.path.strip("/") or 0),
+        password=parts.password,
+        key_prefix="gateway:",
+        socket_timeout=REDIS_TIMEOUT,
+        socket_connect_timeout=REDIS_TIMEOUT,
+        **options,
+    )
+
+
+def shared_store(
+    app: Any, config: dict[str, Any], args: list[Any], options: dict[str, Any]
+) -> BaseCache:
+    """flask-caching factory: the one store of this process for ``CACHE_URL``."""
+    url = config["CACHE_URL"]
+    with _lock:
+        if url not in _stores:
+            _stores[url] = _build(url, options)
+        return _stores[url]
