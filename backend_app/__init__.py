@@ -16,4 +16,3 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(api.bp)
     app.register_blueprint(browse.bp)
     errors.init_app(app)
-

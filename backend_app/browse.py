@@ -30,6 +30,17 @@ from gateway.extensions import csrf
 bp = Blueprint("browse", __name__, url_prefix="/ui")
 
 
+def here() -> str:
+    """The public path and query of this request, mount prefix included."""
+    return request.script_root + request.full_path.rstrip("?")
+
+
+@bp.app_context_processor
+def layout_context() -> dict[str, str]:
+    """The layout's sign-in link comes back to the page it was clicked on."""
+    return {"here": here()}
+
+
 def safe_next(default: str) -> str:
     """The ``next`` form field when it is a path inside this app, else ``default``."""
     target = request.values.get("next", "")
@@ -49,7 +60,7 @@ def require_sign_in() -> Response | None:
     """A redirect to the sign-in form for a browser that has not signed in."""
     if session.get("signed_in"):
         return None
-    return redirect(url_for("browse.sign_in", next=request.full_path.rstrip("?")), 303)
+    return redirect(url_for("browse.sign_in", next=here()), 303)
 
 
 @bp.route("/sign-in", methods=["GET", "POST"])

@@ -16,4 +16,3 @@ def init_app(app: Flask) -> None:
     store.init_app(app)
     app.register_blueprint(pages.bp)
     errors.init_app(app)
-

@@ -83,7 +83,8 @@ def check(ctx: click.Context, profile: str | None) -> None:
     except click.exceptions.Exit:
         raise
     except Exception as exc:  # noqa: BLE001 - a broken release must be reported, not crash
-        click.echo(f"error: the release does not build: {type(exc).__name__}: {exc}", err=True)
+        reason = str(exc).splitlines()[0] if str(exc) else ""
+        click.echo(f"error: the release does not build: {type(exc).__name__}: {reason}", err=True)
         ctx.exit(1)
     names = ", ".join(f"{m.prefix or '/'} -> {m.app}" for m in gateway.mounts)
     profiles = {app.config["PROFILE"] for app in gateway.apps.values()}
@@ -110,6 +111,4 @@ def run(ctx: click.Context, host: str, port: int) -> None:
     use_debugger = any(app.config["USE_DEBUGGER"] for app in gateway.apps.values())
     # run_simple wraps DebuggedApplication around the whole WSGI callable; `flask run`
     # cannot serve a DispatcherMiddleware.
-    run_simple(
-        host, port, gateway, use_reloader=True, use_debugger=use_debugger, threaded=True
-    )
+    run_simple(host, port, gateway, use_reloader=True, use_debugger=use_debugger, threaded=True)

@@ -30,6 +30,7 @@ def create_app(
     """
     source, profile = resolve_source(config)
     prefix = prefix_of(mounts, name)
+    package = importlib.import_module(name)
     app = Flask(name, instance_relative_config=False)
     load_config(app.config, name, source, profile, prefix)
     # Each app gets its own instance folder inside the data dir, not the package's.
@@ -43,7 +44,7 @@ def create_app(
             raise ConfigError(problems)
 
     register_extensions(app)
-    importlib.import_module(name).init_app(app)
+    package.init_app(app)
     return app
 
 

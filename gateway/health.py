@@ -108,6 +108,7 @@ class HealthApp:
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         headers = {"Cache-Control": "no-store"}
+        body: dict[str, object]
         if environ.get("PATH_INFO") != "/health":
             code, body = 404, {"error": {"status": 404, "message": "Not Found"}}
         elif environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):

@@ -53,7 +53,7 @@ def validate_mounts(mounts: tuple[Mount, ...]) -> tuple[Mount, ...]:
     problems = []
     defaults = [m for m in mounts if m.prefix == ""]
     if len(defaults) != 1:
-        problems.append(f"mounts: exactly one app must have the prefix \"\", found {len(defaults)}")
+        problems.append(f'mounts: exactly one app must have the prefix "", found {len(defaults)}')
     for mount in mounts:
         if mount.prefix and not PREFIX_SHAPE.fullmatch(mount.prefix):
             problems.append(
@@ -120,5 +120,12 @@ def build_gateway(config: str | Mapping[str, Any] | None = None) -> Gateway:
     source = {**source, "GATEWAY_PROFILE": profile}
     # The backend first: it owns the catalogue and creates it on first start.
     ordered = sorted(mounts, key=lambda m: m.prefix == "")
-    apps = {m.prefix: create_app(m.app, source, mounts=mounts) for m in ordered}
+    apps, problems = {}, []
+    for mount in ordered:
+        try:
+            apps[mount.prefix] = create_app(mount.app, source, mounts=mounts)
+        except ConfigError as exc:
+            problems += exc.problems  # report every app's problems at once
+    if problems:
+        raise ConfigError(problems)
     return Gateway(apps, mounts)
