@@ -44,8 +44,18 @@ def create_app(
             raise ConfigError(problems)
 
     register_extensions(app)
+    version_static_urls(app)
     package.init_app(app)
     return app
+
+
+def version_static_urls(app: Flask) -> None:
+    """Add the build id to static URLs, so nginx may let browsers cache them for a year."""
+
+    @app.url_defaults
+    def add_version(endpoint: str, values: dict[str, Any]) -> None:
+        if endpoint == "static" and "filename" in values:
+            values.setdefault("v", app.config["BUILD_ID"])
 
 
 def register_extensions(app: Flask) -> None:

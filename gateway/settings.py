@@ -22,11 +22,11 @@ from typing import Any
 
 from flask import Config
 
+from gateway.build_id import REPO_ROOT, source_digest
 from gateway.secret_file import read_secrets
 
 PROFILES = ("development", "testing", "production")
 DEFAULT_PROFILE = "development"
-REPO_ROOT = Path(__file__).resolve().parent.parent
 
 # Secrets shorter than this are refused in production: generated ones are 43 characters.
 MIN_SECRET_LENGTH = 32
@@ -62,7 +62,8 @@ class Base:
     CACHE_DEFAULT_TIMEOUT = 300
     # Seconds a /_gateway/health check may take before its part counts as down.
     HEALTH_TIMEOUT = 2.0
-    BUILD_ID = "dev"
+    # None: a digest of the code (gateway.build_id); GATEWAY_BUILD_ID overrides it.
+    BUILD_ID: str | None = None
     # The toolbar and the Werkzeug debugger are opt-in per profile, never implied by DEBUG.
     DEBUG_TB_ENABLED = False
     DEBUG_TB_INTERCEPT_REDIRECTS = False
@@ -164,6 +165,9 @@ def load_config(
     # also outside a request (CLI), where no SCRIPT_NAME exists.
     config["APPLICATION_ROOT"] = prefix or "/"
     config["SESSION_COOKIE_PATH"] = prefix or "/"
+
+    if not config["BUILD_ID"]:
+        config["BUILD_ID"] = source_digest()
 
     hosts = config["TRUSTED_HOSTS"]
     if isinstance(hosts, str):

@@ -64,7 +64,7 @@ def test_url_for_inside_a_request_carries_the_prefix(gateway: Gateway) -> None:
     backend = gateway.apps["/backend"]
     with backend.test_request_context("/api/extensions", base_url="http://localhost/backend"):
         assert url_for("api.extension", slug="x") == "/backend/api/extensions/x"
-        assert url_for("static", filename="api.css") == "/backend/static/api.css"
+        assert url_for("static", filename="api.css").startswith("/backend/static/api.css?v=")
         assert url_for("api.index", _external=True) == "http://localhost/backend/"
 
 
@@ -72,7 +72,8 @@ def test_url_for_outside_a_request_carries_the_prefix(gateway: Gateway) -> None:
     # Outside a request Flask builds external URLs by default.
     with gateway.apps["/backend"].app_context():
         assert url_for("api.extension", slug="x", _external=False) == "/backend/api/extensions/x"
-        assert url_for("static", filename="api.css", _external=False) == "/backend/static/api.css"
+        static = url_for("static", filename="api.css", _external=False)
+        assert static == f"/backend/static/api.css?v={gateway.apps['/backend'].config['BUILD_ID']}"
         assert url_for("api.index") == "http://localhost/backend/"
     with gateway.apps[""].app_context():
         assert url_for("pages.extension", slug="x", _external=False) == "/extensions/x"
@@ -309,3 +310,25 @@ def test_create_app_alone_knows_its_mount(settings: dict[str, Any]) -> None:
         assert client.get("/api/extensions/flask-login").json["url"] == (
             "/backend/api/extensions/flask-login"
         )
+
+
+# -- build id ------------------------------------------------------------------------
+
+
+def test_health_reports_the_build_id_of_the_code(client: Client, tmp_path: Path) -> None:
+    from gateway.build_id import source_digest
+
+    assert client.get("/_gateway/health").json["build"] == source_digest()
+    overridden = build_gateway(make_settings(tmp_path, GATEWAY_BUILD_ID="release-42"))
+    assert Client(overridden).get("/_gateway/health").json["build"] == "release-42"
+
+
+def test_build_id_changes_with_the_code(tmp_path: Path) -> None:
+    from gateway.build_id import PACKAGES, source_digest
+
+    for package in PACKAGES:
+        (tmp_path / package).mkdir()
+        (tmp_path / package / "__init__.py").write_text("")
+    before = source_digest(tmp_path)
+    (tmp_path / "gateway" / "__init__.py").write_text("# changed\n")
+    assert source_digest(tmp_path) != before
