@@ -7,7 +7,6 @@ overrides it (a CI build number, say).
 from __future__ import annotations
 
 import hashlib
-from functools import cache
 from pathlib import Path
 
 # The checkout or release directory this code runs from.
@@ -16,7 +15,6 @@ PACKAGES = ("gateway", "frontend_app", "backend_app")
 SUFFIXES = (".py", ".html", ".css", ".json", ".ini", ".conf")
 
 
-@cache
 def source_digest(root: Path = REPO_ROOT) -> str:
     """The first 12 hex digits of a SHA-256 over every source file's path and content."""
     digest = hashlib.sha256()
