@@ -6,7 +6,7 @@ PYTHON ?= python3
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
-.PHONY: dev test lint system clean
+.PHONY: run dev test lint clean
 
 # The virtualenv is rebuilt only when pyproject.toml changes.
 $(STAMP): pyproject.toml
@@ -15,6 +15,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[test]'
 	touch $@
+
+# The production stack in the foreground: nginx on 127.0.0.1:$${GATEWAY_PORT:-8080} -> uWSGI.
+run: $(STAMP)
+	deploy/bootstrap serve
+	deploy/run
 
 # Werkzeug's dev server with reloader, debugger and the toolbar on both apps (port 5000).
 dev: $(STAMP)

@@ -15,6 +15,7 @@ from werkzeug.serving import run_simple
 from gateway.mounts import GATEWAY_PREFIX, Gateway, build_gateway
 from gateway.secret_file import ensure_secrets
 from gateway.settings import PROFILES, ConfigError, data_dir, resolve_source
+from gateway.stores import check_cache_url
 
 
 def _source(ctx: click.Context, profile: str | None = None) -> Mapping[str, Any] | str | None:
@@ -79,9 +80,14 @@ def mounts(ctx: click.Context) -> None:
 def check(ctx: click.Context, profile: str | None) -> None:
     """Build every app as it would serve; exit 1 with one line per problem."""
     try:
-        gateway = _build(ctx, profile)
-    except click.exceptions.Exit:
-        raise
+        source, resolved = resolve_source(_source(ctx, profile))
+        url = str(source.get("GATEWAY_CACHE_URL") or "simple")
+        source = {**source, "GATEWAY_PROFILE": resolved, "GATEWAY_CACHE_URL": check_cache_url(url)}
+        gateway = build_gateway(source)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            click.echo(f"error: {problem}", err=True)
+        ctx.exit(1)
     except Exception as exc:  # noqa: BLE001 - a broken release must be reported, not crash
         reason = str(exc).splitlines()[0] if str(exc) else ""
         click.echo(f"error: the release does not build: {type(exc).__name__}: {reason}", err=True)

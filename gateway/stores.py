@@ -13,6 +13,8 @@ URLs:
 
 from __future__ import annotations
 
+import importlib.util
+import re
 import threading
 from typing import Any
 from urllib.parse import urlsplit
@@ -20,6 +22,7 @@ from urllib.parse import urlsplit
 from flask_caching.backends.base import BaseCache
 from flask_caching.backends.simplecache import SimpleCache
 
+from gateway.build_id import REPO_ROOT
 from gateway.settings import ConfigError
 
 SCHEMES = ("simple", "uwsgi", "redis")
@@ -71,3 +74,23 @@ def shared_store(
         if url not in _stores:
             _stores[url] = _build(url, options)
         return _stores[url]
+
+
+def check_cache_url(url: str) -> str:
+    """The URL ``gateway check`` may build with outside uWSGI, after validating ``url``.
+
+    uWSGI's cache exists only inside uWSGI: outside it, the cache name must be one that
+    uwsgi.ini declares (``cache2 = name=...``), and the check builds on a local store.
+    """
+    cache_settings(url)
+    if urlsplit(url).scheme != "uwsgi" or importlib.util.find_spec("uwsgi") is not None:
+        return url
+    name = urlsplit(url).netloc
+    declared = re.findall(
+        r"^cache2\s*=\s*name=([^,\s]+)", (REPO_ROOT / "uwsgi.ini").read_text(), re.M
+    )
+    if name not in declared:
+        raise ConfigError(
+            [f"GATEWAY_CACHE_URL {url!r}: uwsgi.ini declares no cache2 named {name!r}"]
+        )
+    return "simple://gateway-check"

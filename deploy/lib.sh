@@ -1,0 +1,67 @@
+# Shell functions shared by deploy/run, deploy/install and the uwsgi service script.
+# Source it; it defines functions only.
+
+# render SRC DEST NAME=VALUE...: copy SRC to DEST with every @NAME@ replaced by VALUE.
+render() {
+    local src=$1 dest=$2 script="" pair name value
+    shift 2
+    for pair in "$@"; do
+        name=${pair%%=*}
+        value=$(printf '%s' "${pair#*=}" | sed 's/[\\|&]/\\&/g')
+        script="${script}s|@${name}@|${value}|g;"
+    done
+    sed "$script" "$src" > "$dest.tmp"
+    if grep -q '@[A-Z_]*@' "$dest.tmp"; then
+        echo "render: $src has a placeholder left: $(grep -o '@[A-Z_]*@' "$dest.tmp" | head -n1)" >&2
+        rm -f "$dest.tmp"
+        return 1
+    fi
+    mv "$dest.tmp" "$dest"
+}
+
+# alive PIDFILE: true when the process named by PIDFILE runs.
+alive() {
+    [ -s "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null
+}
+
+# wait_gone PID SECONDS: wait until PID has exited; false if it is still there.
+wait_gone() {
+    local pid=$1 tries=$(($2 * 10))
+    while kill -0 "$pid" 2>/dev/null; do
+        tries=$((tries - 1))
+        [ "$tries" -gt 0 ] || return 1
+        sleep 0.1
+    done
+}
+
+# wait_http URL SECONDS: wait until URL answers 200; false on time-out.
+wait_http() {
+    local url=$1 tries=$(($2 * 10))
+    until [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$url")" = 200 ]; do
+        tries=$((tries - 1))
+        [ "$tries" -gt 0 ] || return 1
+        sleep 0.1
+    done
+}
+
+# uwsgi_stop RUN_DIR SECONDS: graceful stop through the master FIFO, then force.
+uwsgi_stop() {
+    local run_dir=$1 limit=$2 pid
+    if ! alive "$run_dir/uwsgi.pid"; then
+        rm -f "$run_dir/uwsgi.fifo"
+        return 0
+    fi
+    pid=$(cat "$run_dir/uwsgi.pid")
+    # "q": graceful shutdown; workers finish their request within worker-reload-mercy.
+    printf q > "$run_dir/uwsgi.fifo" || kill -TERM "$pid"
+    if wait_gone "$pid" "$limit"; then
+        rm -f "$run_dir/uwsgi.fifo"  # vacuum removes the socket and pid file, not the FIFO
+        return 0
+    fi
+    echo "uwsgi did not stop within ${limit}s; killing it" >&2
+    kill -INT "$pid" 2>/dev/null
+    wait_gone "$pid" 2 || kill -KILL "$pid" 2>/dev/null
+    # A master that died hard leaves its workers, socket and pid file behind.
+    pkill -KILL -P "$pid" 2>/dev/null || true
+    rm -f "$run_dir/uwsgi.sock" "$run_dir/uwsgi.pid" "$run_dir/uwsgi.fifo" "$run_dir/uwsgi-stats.sock"
+}
