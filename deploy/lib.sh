@@ -34,10 +34,10 @@ wait_gone() {
     done
 }
 
-# wait_http URL SECONDS: wait until URL answers 200; false on time-out.
+# wait_http URL SECONDS [HOST]: wait until URL answers 200 (sent with Host: HOST).
 wait_http() {
-    local url=$1 tries=$(($2 * 10))
-    until [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$url")" = 200 ]; do
+    local url=$1 tries=$(($2 * 10)) host=${3:-}
+    until [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 ${host:+-H "Host: $host"} "$url")" = 200 ]; do
         tries=$((tries - 1))
         [ "$tries" -gt 0 ] || return 1
         sleep 0.1

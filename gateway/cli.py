@@ -118,3 +118,7 @@ def run(ctx: click.Context, host: str, port: int) -> None:
     # run_simple wraps DebuggedApplication around the whole WSGI callable; `flask run`
     # cannot serve a DispatcherMiddleware.
     run_simple(host, port, gateway, use_reloader=True, use_debugger=use_debugger, threaded=True)
+
+
+if __name__ == "__main__":
+    main()
