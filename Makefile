@@ -29,7 +29,10 @@ lint: $(STAMP)
 	$(BIN)/ruff check gateway frontend_app backend_app tests
 	$(BIN)/mypy gateway
 
+# The integration tests run real nginx, uWSGI (PyPI's in .venv, Debian's for the installed
+# service) and load generators, all installed here when missing.
 test: lint
+	deploy/bootstrap serve service system-python test
 	$(BIN)/pytest
 
 clean:

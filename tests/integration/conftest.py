@@ -1,0 +1,188 @@
+"""Fixtures that run the real stack on loopback: nginx -> uWSGI -> gateway.
+
+Everything started here is stopped here, by PID. Traffic goes to 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+VENV = Path(sys.prefix)
+
+
+@dataclass
+class Reply:
+    """One HTTP response, read whole."""
+
+    status: int
+    headers: http.client.HTTPMessage
+    body: bytes
+
+    def json(self) -> Any:
+        assert self.headers.get_content_type() == "application/json", self.headers
+        return json.loads(self.body)
+
+    @property
+    def text(self) -> str:
+        return self.body.decode()
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def request(
+    port: int,
+    method: str,
+    path: str,
+    *,
+    host: str = "127.0.0.1",
+    headers: dict[str, str] | None = None,
+    body: bytes | str | None = None,
+    timeout: float = 15,
+) -> Reply:
+    """Send one request to 127.0.0.1:port with the path exactly as given (not normalised)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
+        conn.putheader("Host", host)
+        data = body.encode() if isinstance(body, str) else body
+        for key, value in (headers or {}).items():
+            conn.putheader(key, value)
+        if data is not None:
+            conn.putheader("Content-Length", str(len(data)))
+        conn.endheaders(data)
+        response = conn.getresponse()
+        return Reply(response.status, response.headers, response.read())
+    finally:
+        conn.close()
+
+
+def wait_until_healthy(port: int, seconds: float, host: str = "127.0.0.1") -> float:
+    """Poll /_gateway/health until it answers 200; return how long that took."""
+    start = time.monotonic()
+    while True:
+        try:
+            if request(port, "GET", "/_gateway/health", host=host, timeout=2).status == 200:
+                return time.monotonic() - start
+        except OSError:
+            pass
+        if time.monotonic() - start > seconds:
+            raise TimeoutError(f"no healthy gateway on port {port} after {seconds}s")
+        time.sleep(0.05)
+
+
+@dataclass
+class Runner:
+    """A `make run` stack (deploy/run) in a private data dir."""
+
+    port: int
+    data_dir: Path
+    process: subprocess.Popen[bytes]
+    log: Path
+    env: dict[str, str] = field(repr=False)
+
+    @property
+    def run_dir(self) -> Path:
+        return self.data_dir / "run"
+
+    @property
+    def token(self) -> str:
+        token: str = json.loads((self.data_dir / "secrets.json").read_text())["BACKEND_API_TOKEN"]
+        return token
+
+    def get(self, path: str, **kwargs: Any) -> Reply:
+        return request(self.port, "GET", path, **kwargs)
+
+    def pids(self) -> dict[str, int]:
+        """The PIDs of uWSGI's master and nginx's master."""
+        return {
+            name: int((self.run_dir / pidfile).read_text())
+            for name, pidfile in (("uwsgi", "uwsgi.pid"), ("nginx", "nginx/nginx.pid"))
+        }
+
+
+def start_runner(data_dir: Path, **env: str) -> Runner:
+    """Start deploy/run and wait until it serves."""
+    port = free_port()
+    environ = {
+        "PATH": os.environ["PATH"],
+        "GATEWAY_PORT": str(port),
+        "GATEWAY_DATA_DIR": str(data_dir),
+        "GATEWAY_VENV": str(VENV),
+        **env,
+    }
+    log = data_dir.parent / f"{data_dir.name}-runner.log"
+    process = subprocess.Popen(
+        [REPO / "deploy" / "run"],
+        env=environ,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    runner = Runner(port, data_dir, process, log, environ)
+    try:
+        wait_until_healthy(port, 60)
+    except TimeoutError:
+        stop_runner(runner)
+        raise AssertionError(f"deploy/run did not serve:\n{log.read_text()}") from None
+    return runner
+
+
+def stop_runner(runner: Runner) -> None:
+    """SIGTERM the runner, as Ctrl-C would, and wait for it."""
+    if runner.process.poll() is None:
+        runner.process.send_signal(signal.SIGTERM)
+        try:
+            runner.process.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(runner.process.pid, signal.SIGKILL)
+            runner.process.wait(5)
+
+
+@pytest.fixture
+def public_dir() -> Iterator[Path]:
+    """A directory nginx's workers (www-data) may enter: pytest's tmp_path is private."""
+    path = Path(tempfile.mkdtemp(prefix="gateway-test-"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[Runner]:
+    """One `make run` stack shared by the tests that only send requests."""
+    base = Path(tempfile.mkdtemp(prefix="gateway-stack-"))
+    base.chmod(0o755)
+    runner = start_runner(base / "data")
+    yield runner
+    stop_runner(runner)
+    shutil.rmtree(base, ignore_errors=True)
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True

@@ -1,0 +1,201 @@
+"""SPEC 3 and 4 once more, through real nginx and uWSGI (`make run`'s stack)."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from tests.integration.conftest import Reply, Runner, request
+
+HTML = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
+SECURITY = {
+    "Content-Security-Policy": "default-src 'self'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "strict-origin-when-cross-origin",
+}
+
+
+def assert_secure(reply: Reply) -> None:
+    """The site's security headers, no nginx version, one request id."""
+    for name, start in SECURITY.items():
+        assert (reply.headers.get(name) or "").startswith(start), (name, reply.status)
+    assert "frame-ancestors 'none'" in reply.headers["Content-Security-Policy"]
+    assert reply.headers["Server"] == "nginx"
+    assert len(reply.headers.get_all("X-Request-ID") or []) == 1
+    assert re.fullmatch(r"[0-9a-f]{32}", reply.headers["X-Request-ID"])
+
+
+@pytest.mark.parametrize(
+    "path", ["/", "/category/orm", "/extensions/flask-login", "/search?q=cache"]
+)
+def test_site_pages(stack: Runner, path: str) -> None:
+    reply = stack.get(path, headers=HTML)
+    assert reply.status == 200 and reply.headers.get_content_type() == "text/html"
+    assert_secure(reply)
+    assert "/static/style.css?v=" in reply.text
+
+
+def test_site_404_is_html_with_headers(stack: Runner) -> None:
+    for path in ("/nope", "/backendx"):
+        reply = stack.get(path, headers=HTML)
+        assert reply.status == 404 and "<h1>Not Found</h1>" in reply.text
+        assert_secure(reply)
+
+
+def test_api_reads(stack: Runner) -> None:
+    assert stack.get("/backend/healthz").json() == {"status": "ok"}
+    index = stack.get("/backend/").json()
+    assert "/backend/api/extensions" in {e["path"] for e in index["endpoints"]}
+    page = stack.get("/backend/api/extensions?category=orm&per_page=2").json()
+    assert page["per_page"] == 2 and page["links"]["next"].startswith("/backend/api/extensions?")
+    assert stack.get("/backend/api/extensions/flask-login").json()["slug"] == "flask-login"
+    assert stack.get("/backend/api/categories").json()["items"]
+
+
+def test_api_browsable_html(stack: Runner) -> None:
+    reply = stack.get("/backend/api/extensions/flask-login", headers=HTML)
+    assert reply.headers.get_content_type() == "text/html"
+    assert "Accept" in reply.headers["Vary"] and "/backend/static/api.css?v=" in reply.text
+    assert_secure(reply)
+
+
+def test_api_writes_and_errors(stack: Runner) -> None:
+    auth = {"Authorization": f"Bearer {stack.token}", "Content-Type": "application/json"}
+    body = {
+        "slug": "flask-through-nginx",
+        "name": "Flask-Through-Nginx",
+        "category": "testing",
+        "summary": "Written through nginx and uWSGI.",
+        "homepage": "https://example.org/",
+    }
+    created = request(
+        stack.port, "POST", "/backend/api/extensions", headers=auth, body=json.dumps(body)
+    )
+    assert created.status == 201 and created.headers["Location"].endswith(
+        "/backend/api/extensions/flask-through-nginx"
+    )
+    assert "Flask-Through-Nginx" in stack.get("/extensions/flask-through-nginx").text
+    errors = {
+        401: request(stack.port, "POST", "/backend/api/extensions", body=json.dumps(body)),
+        409: request(
+            stack.port, "POST", "/backend/api/extensions", headers=auth, body=json.dumps(body)
+        ),
+        415: request(
+            stack.port,
+            "POST",
+            "/backend/api/extensions",
+            headers={**auth, "Content-Type": "text/plain"},
+            body="x",
+        ),
+        400: request(stack.port, "POST", "/backend/api/extensions", headers=auth, body="{"),
+        422: request(
+            stack.port,
+            "PATCH",
+            "/backend/api/extensions/flask-through-nginx",
+            headers=auth,
+            body='{"homepage": "nope"}',
+        ),
+        405: request(stack.port, "DELETE", "/backend/api/extensions", headers=auth),
+        404: stack.get("/backend/api/extensions/nope"),
+    }
+    for status, reply in errors.items():
+        assert reply.status == status, (status, reply.body)
+        assert reply.json()["error"]["status"] == status
+        assert_secure(reply)
+    assert "POST" in errors[405].headers["Allow"]
+    deleted = request(
+        stack.port, "DELETE", "/backend/api/extensions/flask-through-nginx", headers=auth
+    )
+    assert deleted.status == 204
+
+
+def test_backend_slash_redirect_keeps_host_and_port(stack: Runner) -> None:
+    reply = stack.get("/backend")
+    assert reply.status == 308
+    assert reply.headers["Location"] == f"http://127.0.0.1:{stack.port}/backend/"
+
+
+def test_star_through_nginx(stack: Runner) -> None:
+    reply = request(
+        stack.port,
+        "POST",
+        "/stars/flask-login",
+        headers={
+            "Origin": f"http://127.0.0.1:{stack.port}",
+            "Content-Type": "application/x-www-form-urlencoded",
+        },
+        body="action=star",
+    )
+    assert reply.status == 303
+    cookie = reply.headers["Set-Cookie"]
+    assert cookie.startswith("gateway_site_session=") and "Path=/" in cookie
+
+
+def test_health(stack: Runner) -> None:
+    body = stack.get("/_gateway/health").json()
+    assert body["status"] == "ok" and body["cache"] == {"status": "ok"}
+
+
+# -- nginx's own part ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [("/static/style.css", "text/css"), ("/backend/static/api.css", "text/css")],
+)
+def test_static_files_are_served_by_nginx(stack: Runner, path: str, expected: str) -> None:
+    reply = stack.get(path)
+    assert reply.status == 200 and reply.headers.get_content_type() == expected
+    # Only nginx says this; Flask's static view would answer "no-cache".
+    assert reply.headers["Cache-Control"] == "max-age=31536000"
+    assert_secure(reply)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/static../README.md",
+        "/static/../gateway/settings.py",
+        "/backend/static/../store.py",
+        "/backend/static/../../uwsgi.ini",
+        "/static/%2e%2e/gateway/settings.py",
+    ],
+)
+def test_static_paths_cannot_escape(stack: Runner, path: str) -> None:
+    reply = stack.get(path)
+    assert reply.status in (400, 404)
+    assert b"import" not in reply.body and b"[uwsgi]" not in reply.body
+
+
+def test_unknown_host_is_rejected(stack: Runner) -> None:
+    reply = stack.get("/", host="evil.example")
+    assert reply.status == 421
+    assert "gateway" not in reply.text.lower()
+    assert stack.get("/", host="localhost").status == 200
+
+
+def test_large_cookie_is_fine(stack: Runner) -> None:
+    reply = stack.get("/", headers={"Cookie": "big=" + "a" * 6000})
+    assert reply.status == 200
+
+
+def test_bodies_over_the_limits_are_json_413(stack: Runner) -> None:
+    auth = {"Authorization": f"Bearer {stack.token}", "Content-Type": "application/json"}
+    for size in (10 * 1024 * 1024, 1536 * 1024):  # nginx's fence, then the app's own
+        reply = request(
+            stack.port, "POST", "/backend/api/extensions", headers=auth, body=b"x" * size
+        )
+        assert reply.status == 413, size
+        assert reply.json()["error"]["status"] == 413
+        assert_secure(reply)
+
+
+def test_nginx_sets_the_request_id_and_logs_it(stack: Runner) -> None:
+    reply = stack.get("/backend/healthz", headers={"X-Request-ID": "client-chosen-id-123"})
+    request_id = reply.headers["X-Request-ID"]
+    assert request_id != "client-chosen-id-123" and re.fullmatch(r"[0-9a-f]{32}", request_id)
+    log = (stack.data_dir / "log" / "access.log").read_text().splitlines()
+    line = next(line for line in log if f"rid={request_id}" in line)
+    assert '"GET /backend/healthz HTTP/1.1" 200' in line and "upstream_status=200" in line
