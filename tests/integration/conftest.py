@@ -186,3 +186,42 @@ def pid_alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+# -- measured figures ------------------------------------------------------------------
+# Figures the operations tests measure (latency during reloads, time to first 200), printed
+# at the end of the run and, when GATEWAY_MEASUREMENTS names a file, written there as JSON.
+MEASURED: dict[str, Any] = {}
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if not MEASURED:
+        return
+    terminalreporter.section("measured")
+    for name, value in MEASURED.items():
+        terminalreporter.write_line(f"{name}: {json.dumps(value)}")
+    target = os.environ.get("GATEWAY_MEASUREMENTS")
+    if target:
+        Path(target).write_text(json.dumps(MEASURED, indent=2))
+
+
+def run_wrk(port: int, seconds: int, connections: int) -> subprocess.Popen[str]:
+    """Start wrk on 127.0.0.1:port with the mixed site/API script (bounded in time)."""
+    return subprocess.Popen(
+        [
+            "wrk", f"-c{connections}", "-t2", f"-d{seconds}s", "--timeout", "5s",
+            "-s", str(Path(__file__).parent / "mixed.lua"), f"http://127.0.0.1:{port}/",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def wrk_result(process: subprocess.Popen[str], timeout: float) -> dict[str, Any]:
+    """Wait for wrk and return its RESULT line."""
+    output, _ = process.communicate(timeout=timeout)
+    line = next((l for l in output.splitlines() if l.startswith("RESULT ")), None)
+    assert line, output
+    result: dict[str, Any] = json.loads(line[len("RESULT "):])
+    return result

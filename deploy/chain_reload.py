@@ -1,0 +1,67 @@
+"""Replace uWSGI's workers one at a time, each only when the previous one serves again.
+
+    python3 chain_reload.py RUN_DIR [TIMEOUT]
+
+uWSGI's own chain reload (master FIFO "c") skips workers that respawned on their own
+during the chain (max-requests, a crash), and ignores a second request while one runs;
+nothing tells when it is done. This drives the same idea from uWSGI's stats socket: a
+worker whose process started before the call gets SIGHUP (finish the current request,
+exit; the master respawns it, and with lazy-apps the new process imports the code
+anew); the next one waits until that worker's new process accepts requests. The other
+workers keep serving all along. Exits 0 when no worker of the old code is left.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import sys
+import time
+from typing import Any
+
+
+def stats(run_dir: str) -> dict[int, dict[str, Any]]:
+    """The workers by id, read from uWSGI's stats socket."""
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.settimeout(5)
+        sock.connect(os.path.join(run_dir, "uwsgi-stats.sock"))
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    return {w["id"]: w for w in json.loads(data)["workers"]}
+
+
+def wait_serving(run_dir: str, worker: int, old_pid: int, deadline: float) -> None:
+    """Wait until ``worker`` runs a process other than ``old_pid`` that accepts requests."""
+    while time.monotonic() < deadline:
+        current = stats(run_dir)[worker]
+        if current["pid"] not in (0, old_pid) and current["accepting"]:
+            return
+        time.sleep(0.1)
+    raise TimeoutError(f"worker {worker} did not serve again in time")
+
+
+def main(run_dir: str, timeout: float) -> int:
+    deadline = time.monotonic() + timeout
+    old = {worker: w["pid"] for worker, w in stats(run_dir).items()}
+    for worker, pid in sorted(old.items()):
+        if pid == 0 or stats(run_dir)[worker]["pid"] != pid:
+            continue  # already respawned since: it runs the new code
+        try:
+            os.kill(pid, signal.SIGHUP)
+        except ProcessLookupError:
+            pass
+        wait_serving(run_dir, worker, pid, deadline)
+        print(f"worker {worker}: pid {pid} -> {stats(run_dir)[worker]['pid']}", flush=True)
+    left = set(old.values()) & {w["pid"] for w in stats(run_dir).values()}
+    return 1 if left else 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main(sys.argv[1], float(sys.argv[2]) if len(sys.argv) > 2 else 120))
+    except (OSError, TimeoutError) as exc:
+        print(f"chain reload failed: {exc}", file=sys.stderr)
+        sys.exit(1)

@@ -1,0 +1,368 @@
+"""The installed `uwsgi` service under load: reloads, broken releases, killed and stuck
+workers, stop and start. deploy/install runs for real (as root) with a private prefix,
+data, log and run dir and a loopback port; deploy/uninstall removes it afterwards.
+
+The app is made to start slowly (GATEWAY_TEST_STARTUP_DELAY=2) and harakiri is lowered
+to 3 s, below SQLite's 5 s busy timeout, so a request stuck on a locked database is a
+real stuck request.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import sqlite3
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gateway.build_id import source_digest
+from tests.integration.conftest import (
+    MEASURED,
+    REPO,
+    Reply,
+    free_port,
+    pid_alive,
+    request,
+    run_wrk,
+    wait_until_healthy,
+    wrk_result,
+)
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="installs a system service: root only")
+
+STARTUP_DELAY = 2
+HARAKIRI = 3
+# Two workers: a chain reload replaces them one at a time, so half the capacity serves
+# while the other half spends STARTUP_DELAY loading, and three reloads fit in the load.
+PROCESSES = 2
+
+
+@dataclass
+class Service:
+    port: int
+    base: Path
+
+    @property
+    def prefix(self) -> Path:
+        return self.base / "opt"
+
+    @property
+    def staged(self) -> Path:
+        return self.prefix / "app"
+
+    @property
+    def run_dir(self) -> Path:
+        return self.base / "run"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.base / "log"
+
+    @property
+    def database(self) -> Path:
+        return self.base / "data" / "backend_app" / "catalog.sqlite3"
+
+    @property
+    def token(self) -> str:
+        token: str = json.loads((self.base / "data" / "secrets.json").read_text())[
+            "BACKEND_API_TOKEN"
+        ]
+        return token
+
+    def get(self, path: str, **kwargs: Any) -> Reply:
+        return request(self.port, "GET", path, **kwargs)
+
+    def build(self) -> str:
+        build: str = self.get("/_gateway/health").json()["build"]
+        return build
+
+    def master(self) -> int:
+        return int((self.run_dir / "uwsgi.pid").read_text())
+
+    def stats(self) -> dict[str, Any]:
+        """uWSGI's stats socket: one JSON document."""
+        with socket.socket(socket.AF_UNIX) as sock:
+            sock.connect(str(self.run_dir / "uwsgi-stats.sock"))
+            chunks = []
+            while chunk := sock.recv(65536):
+                chunks.append(chunk)
+        stats: dict[str, Any] = json.loads(b"".join(chunks))
+        return stats
+
+    def uwsgi_log(self) -> str:
+        return (self.log_dir / "uwsgi.log").read_text()
+
+    def nginx_5xx(self) -> int:
+        log = (self.log_dir / "access.log").read_text()
+        return len(re.findall(r'" 5\d\d ', log))
+
+
+def service(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run `service uwsgi ...` as an operator would (it runs the script with env -i)."""
+    return subprocess.run(
+        ["service", "uwsgi", *args], capture_output=True, text=True, timeout=180
+    )
+
+
+def nginx_running() -> bool:
+    pidfile = Path("/run/nginx.pid")
+    return pidfile.exists() and pid_alive(int(pidfile.read_text()))
+
+
+@pytest.fixture(scope="module")
+def svc() -> Iterator[Service]:
+    if Path("/etc/default/gateway").exists():
+        pytest.fail("/etc/default/gateway exists: a real installation is here; not touching it")
+    nginx_was_running = nginx_running()
+    base = Path(tempfile.mkdtemp(prefix="gateway-service-"))
+    base.chmod(0o755)
+    port = free_port()
+    env = {
+        "PATH": os.environ["PATH"],
+        "GATEWAY_PORT": str(port),
+        "GATEWAY_PREFIX": str(base / "opt"),
+        "GATEWAY_DATA_DIR": str(base / "data"),
+        "GATEWAY_LOG_DIR": str(base / "log"),
+        "GATEWAY_RUN_DIR": str(base / "run"),
+        "GATEWAY_TRUSTED_HOSTS": "127.0.0.1,localhost",
+        "GATEWAY_TEST_STARTUP_DELAY": str(STARTUP_DELAY),
+        "GATEWAY_HARAKIRI": str(HARAKIRI),
+        "GATEWAY_PROCESSES": str(PROCESSES),
+    }
+    installed = subprocess.run(
+        [REPO / "deploy" / "install"], env=env, capture_output=True, text=True, timeout=600
+    )
+    try:
+        assert installed.returncode == 0, installed.stdout + installed.stderr
+        yield Service(port, base)
+    finally:
+        removed = subprocess.run(
+            [REPO / "deploy" / "uninstall", "--purge"], capture_output=True, text=True, timeout=60
+        )
+        if not nginx_was_running and nginx_running():
+            pid = int(Path("/run/nginx.pid").read_text())
+            os.kill(pid, 15)
+        shutil.rmtree(base, ignore_errors=True)
+        assert removed.returncode == 0, removed.stdout + removed.stderr
+        assert not Path("/etc/init.d/uwsgi").exists()
+        assert not Path("/etc/nginx/sites-enabled/gateway").exists()
+
+
+def test_status_of_a_running_service(svc: Service) -> None:
+    status = service("status")
+    assert status.returncode == 0 and "running" in status.stdout
+    assert svc.get("/backend/healthz").json() == {"status": "ok"}
+    assert svc.build() == source_digest(svc.staged)
+    # Debian's uWSGI runs it, dropped to www-data.
+    assert "uWSGI 2.0.21" in (svc.log_dir / "uwsgi.log").read_text()
+    assert len(svc.stats()["workers"]) == PROCESSES
+
+
+def test_a_reloads_under_load_lose_nothing(svc: Service) -> None:
+    errors_before = svc.nginx_5xx()
+    # At least 20 s of load; a little longer, because each chain reload takes about
+    # workers x startup time (2 x 2-4 s on two busy cores) and all three must fall inside.
+    load = run_wrk(svc.port, seconds=30, connections=64)
+    time.sleep(1)
+    durations = []
+    started = time.monotonic()
+    for n in range(3):
+        with (svc.staged / "gateway" / "wsgi.py").open("a") as handle:
+            handle.write(f"# release {n}\n")
+        before = time.monotonic()
+        reloaded = service("reload")
+        durations.append(round(time.monotonic() - before, 2))
+        assert reloaded.returncode == 0, reloaded.stdout + svc.uwsgi_log()[-3000:]
+        assert "reloaded" in reloaded.stdout
+    reloads_took = time.monotonic() - started
+    result = wrk_result(load, timeout=90)
+    MEASURED["reload under load (3 chain reloads, 64 connections)"] = {
+        **result,
+        "reload_seconds": durations,
+    }
+    assert reloads_took + 1 < result["seconds"], "the reloads did not all happen under load"
+    assert result["requests"] > 1000
+    assert result["non2xx"] == 0
+    assert (result["connect"], result["read"], result["write"], result["timeout"]) == (0, 0, 0, 0)
+    assert svc.nginx_5xx() == errors_before
+    # Every worker now serves the new release.
+    expected = source_digest(svc.staged)
+    assert {svc.build() for _ in range(20)} == {expected}
+
+
+def test_b_a_broken_release_is_refused(svc: Service) -> None:
+    serving = svc.build()
+    pages = svc.staged / "frontend_app" / "pages.py"
+    original = pages.read_text()
+    load = run_wrk(svc.port, seconds=8, connections=16)
+    try:
+        for broken in ('raise ImportError("a broken release")\n', "def broken(:\n"):
+            pages.write_text(original + broken)
+            refused = service("reload")
+            assert refused.returncode != 0
+            assert "refused" in refused.stdout, refused.stdout
+            assert svc.build() == serving
+    finally:
+        pages.write_text(original)
+    result = wrk_result(load, timeout=30)
+    assert result["non2xx"] == 0 and result["requests"] > 100
+    assert svc.build() == serving
+    assert service("status").returncode == 0
+
+
+def hold_write_lock(database: Path) -> sqlite3.Connection:
+    """Take SQLite's write lock from outside the app: the API's writes now wait."""
+    locker = sqlite3.connect(database, isolation_level=None, timeout=5)
+    locker.execute("BEGIN IMMEDIATE")
+    return locker
+
+
+def post_in_background(svc: Service, slug: str) -> tuple[threading.Thread, dict[str, Any]]:
+    outcome: dict[str, Any] = {}
+    body = json.dumps(
+        {
+            "slug": slug,
+            "name": slug,
+            "category": "testing",
+            "summary": "Never written.",
+            "homepage": "https://example.org/",
+        }
+    )
+
+    def post() -> None:
+        started = time.monotonic()
+        outcome["reply"] = request(
+            svc.port,
+            "POST",
+            "/backend/api/extensions",
+            headers={"Authorization": f"Bearer {svc.token}", "Content-Type": "application/json"},
+            body=body,
+            timeout=30,
+        )
+        outcome["seconds"] = time.monotonic() - started
+
+    thread = threading.Thread(target=post)
+    thread.start()
+    return thread, outcome
+
+
+def busy_worker(svc: Service, timeout: float = 5) -> int:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        busy = [w["pid"] for w in svc.stats()["workers"] if w["status"] == "busy"]
+        if busy:
+            return int(busy[0])
+        time.sleep(0.05)
+    raise AssertionError("no worker became busy")
+
+
+def wait_for_workers(svc: Service, gone: int, timeout: float = 20) -> None:
+    """Wait until every worker runs again, none of them ``gone``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        workers = svc.stats()["workers"]
+        pids = {w["pid"] for w in workers}
+        if len(workers) == PROCESSES and gone not in pids and 0 not in pids:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"workers did not come back: {svc.stats()['workers']}")
+
+
+def ab(port: int, path: str, requests: int) -> str:
+    out = subprocess.run(
+        ["ab", "-q", "-n", str(requests), "-c", "8", f"http://127.0.0.1:{port}{path}"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
+def test_c_a_killed_worker_fails_only_its_request(svc: Service) -> None:
+    locker = hold_write_lock(svc.database)
+    try:
+        thread, outcome = post_in_background(svc, "killed-mid-request")
+        victim = busy_worker(svc)
+        os.kill(victim, 9)
+        thread.join(30)
+    finally:
+        locker.execute("ROLLBACK")
+        locker.close()
+    reply = outcome["reply"]
+    assert reply.status == 502
+    assert reply.json()["error"]["status"] == 502
+    wait_for_workers(svc, gone=victim)
+    report = ab(svc.port, "/backend/healthz", 1000)
+    assert "Complete requests:      1000" in report
+    assert "Failed requests:        0" in report
+    assert "Non-2xx" not in report
+    assert svc.get("/backend/api/extensions/killed-mid-request").status == 404
+
+
+def test_d_a_stuck_request_is_ended_by_harakiri(svc: Service) -> None:
+    locker = hold_write_lock(svc.database)
+    try:
+        thread, outcome = post_in_background(svc, "stuck-request")
+        stuck = busy_worker(svc)
+        thread.join(30)
+    finally:
+        locker.execute("ROLLBACK")
+        locker.close()
+    reply = outcome["reply"]
+    # SQLite would have given up after 5 s with a 500; harakiri (3 s) ended it first.
+    assert reply.status == 502, reply.body
+    assert reply.json() == {
+        "error": {"status": 502, "message": "The API could not answer; try again."}
+    }
+    assert reply.headers["Content-Security-Policy"].startswith("default-src 'self'")
+    assert "HARAKIRI" in (svc.log_dir / "uwsgi.log").read_text()
+    wait_for_workers(svc, gone=stuck)
+    assert svc.get("/backend/api/extensions/stuck-request").status == 404
+    assert svc.get("/backend/healthz").status == 200
+
+
+def test_e_stop_start(svc: Service) -> None:
+    master = svc.master()
+    workers = [w["pid"] for w in svc.stats()["workers"]]
+    started = time.monotonic()
+    stopped = service("stop")
+    stop_seconds = time.monotonic() - started
+    assert stopped.returncode == 0 and stop_seconds < 10
+    assert not any(pid_alive(pid) for pid in [master, *workers])
+    assert sorted(p.name for p in svc.run_dir.iterdir()) == []
+    assert service("status").returncode == 3
+
+    # nginx's own 502, in JSON under /backend and HTML elsewhere, with the headers.
+    api = svc.get("/backend/healthz")
+    assert api.status == 502 and api.json()["error"]["status"] == 502
+    site = svc.get("/")
+    assert site.status == 502 and site.headers.get_content_type() == "text/html"
+    for reply in (api, site):
+        assert reply.headers["X-Content-Type-Options"] == "nosniff"
+        assert reply.headers["Server"] == "nginx"
+
+    # Start to first 200, without the test-only startup delay.
+    defaults = Path("/etc/default/gateway")
+    saved = defaults.read_text()
+    defaults.write_text(re.sub(r"(?m)^GATEWAY_TEST_STARTUP_DELAY=.*\n", "", saved))
+    try:
+        started = time.monotonic()
+        assert service("start").returncode == 0
+        wait_until_healthy(svc.port, 30)
+        first_200 = time.monotonic() - started
+    finally:
+        defaults.write_text(saved)
+    MEASURED["service"] = {
+        "stop_seconds": round(stop_seconds, 2),
+        "start_to_first_200_seconds": round(first_200, 2),
+    }
