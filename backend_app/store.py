@@ -19,6 +19,7 @@ from flask import Flask, current_app, g
 
 FIXTURE = Path(__file__).parent / "fixtures" / "extensions.json"
 FIELDS = ("slug", "name", "category", "summary", "homepage")
+# How long a statement waits for another writer's lock before it fails.
 BUSY_TIMEOUT_MS = 5000
 
 SCHEMA = """
@@ -52,7 +53,9 @@ def now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def connect(path: str, *, readonly: bool = False) -> sqlite3.Connection:
+def connect(
+    path: str, *, readonly: bool = False, busy_timeout_ms: int = BUSY_TIMEOUT_MS
+) -> sqlite3.Connection:
     """Open the catalogue; a read-only connection never creates the file."""
     if readonly:
         db = sqlite3.connect(f"file:{path}?mode=rw", uri=True, isolation_level=None)
@@ -61,7 +64,7 @@ def connect(path: str, *, readonly: bool = False) -> sqlite3.Connection:
         db = sqlite3.connect(path, isolation_level=None)
         db.execute("PRAGMA synchronous = FULL")
         db.execute("PRAGMA foreign_keys = ON")
-    db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
     db.row_factory = sqlite3.Row
     return db
 
@@ -112,7 +115,12 @@ def seed(db: sqlite3.Connection, fixture: dict[str, Any]) -> None:
 def get_db() -> sqlite3.Connection:
     """The connection of the current app context (read-only for readers)."""
     if "db" not in g:
-        g.db = connect(current_app.config["DATABASE"], readonly=current_app.config["DB_READONLY"])
+        config = current_app.config
+        g.db = connect(
+            config["DATABASE"],
+            readonly=config["DB_READONLY"],
+            busy_timeout_ms=config["DB_BUSY_TIMEOUT_MS"],
+        )
     db: sqlite3.Connection = g.db
     return db
 

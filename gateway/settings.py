@@ -58,6 +58,8 @@ class Base:
     TRUSTED_HOSTS: list[str] | None = None
     SERVER_NAME: str | None = None
     PREFERRED_URL_SCHEME = "http"
+    # How long a database statement waits for another writer before it fails.
+    DB_BUSY_TIMEOUT_MS = 5000
     CACHE_URL = "simple"
     CACHE_DEFAULT_TIMEOUT = 300
     # Seconds a /_gateway/health check may take before its part counts as down.
