@@ -271,12 +271,13 @@ def busy_worker(svc: Service, timeout: float = 5) -> int:
 
 
 def wait_for_workers(svc: Service, gone: int, timeout: float = 20) -> None:
-    """Wait until every worker runs again, none of them ``gone``."""
+    """Wait until every worker serves again, none of them ``gone``."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         workers = svc.stats()["workers"]
         pids = {w["pid"] for w in workers}
-        if len(workers) == PROCESSES and gone not in pids and 0 not in pids:
+        ready = all(w["accepting"] for w in workers)
+        if len(workers) == PROCESSES and gone not in pids and 0 not in pids and ready:
             return
         time.sleep(0.1)
     raise AssertionError(f"workers did not come back: {svc.stats()['workers']}")
@@ -340,7 +341,11 @@ def test_e_stop_start(svc: Service) -> None:
     started = time.monotonic()
     stopped = service("stop")
     stop_seconds = time.monotonic() - started
-    assert stopped.returncode == 0 and stop_seconds < 10
+    assert stopped.returncode == 0 and stop_seconds < 10, (
+        stop_seconds,
+        stopped.stdout,
+        svc.uwsgi_log()[-1500:],
+    )
     assert not any(pid_alive(pid) for pid in [master, *workers])
     assert sorted(p.name for p in svc.run_dir.iterdir()) == []
     assert service("status").returncode == 3
