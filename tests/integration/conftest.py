@@ -209,8 +209,15 @@ def run_wrk(port: int, seconds: int, connections: int) -> subprocess.Popen[str]:
     """Start wrk on 127.0.0.1:port with the mixed site/API script (bounded in time)."""
     return subprocess.Popen(
         [
-            "wrk", f"-c{connections}", "-t2", f"-d{seconds}s", "--timeout", "5s",
-            "-s", str(Path(__file__).parent / "mixed.lua"), f"http://127.0.0.1:{port}/",
+            "wrk",
+            f"-c{connections}",
+            "-t2",
+            f"-d{seconds}s",
+            "--timeout",
+            "5s",
+            "-s",
+            str(Path(__file__).parent / "mixed.lua"),
+            f"http://127.0.0.1:{port}/",
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -221,7 +228,7 @@ def run_wrk(port: int, seconds: int, connections: int) -> subprocess.Popen[str]:
 def wrk_result(process: subprocess.Popen[str], timeout: float) -> dict[str, Any]:
     """Wait for wrk and return its RESULT line."""
     output, _ = process.communicate(timeout=timeout)
-    line = next((l for l in output.splitlines() if l.startswith("RESULT ")), None)
+    line = next((x for x in output.splitlines() if x.startswith("RESULT ")), None)
     assert line, output
-    result: dict[str, Any] = json.loads(line[len("RESULT "):])
+    result: dict[str, Any] = json.loads(line[len("RESULT ") :])
     return result

@@ -17,7 +17,9 @@ def test_runner_serves_refuses_a_second_start_and_stops_cleanly(public_dir: Path
         pids = runner.pids()
         workers = subprocess.run(
             ["ps", "-o", "pid=", "--ppid", str(pids["uwsgi"])],
-            capture_output=True, text=True, check=True,
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout.split()
         assert len(workers) == 4
         assert (public_dir / "data" / "secrets.json").stat().st_mode & 0o777 == 0o600
@@ -64,4 +66,3 @@ def test_a_taken_port_is_reported(public_dir: Path) -> None:
         assert f"port {runner.port} on 127.0.0.1 is taken" in second.stderr
     finally:
         stop_runner(runner)
-

@@ -110,9 +110,7 @@ class Service:
 
 def service(*args: str) -> subprocess.CompletedProcess[str]:
     """Run `service uwsgi ...` as an operator would (it runs the script with env -i)."""
-    return subprocess.run(
-        ["service", "uwsgi", *args], capture_output=True, text=True, timeout=180
-    )
+    return subprocess.run(["service", "uwsgi", *args], capture_output=True, text=True, timeout=180)
 
 
 def nginx_running() -> bool:
@@ -286,7 +284,9 @@ def wait_for_workers(svc: Service, gone: int, timeout: float = 20) -> None:
 def ab(port: int, path: str, requests: int) -> str:
     out = subprocess.run(
         ["ab", "-q", "-n", str(requests), "-c", "8", f"http://127.0.0.1:{port}{path}"],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert out.returncode == 0, out.stderr
     return out.stdout
