@@ -15,11 +15,12 @@ from __future__ import annotations
 import importlib
 import json
 import logging
+import os
 import uuid
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask
 from werkzeug.wrappers import Response
@@ -63,6 +64,8 @@ class HealthApp:
         self.build_id = build_id
         self.checks = {prefix or "/": _app_check(app) for prefix, app in apps.items()}
         self.default_app = apps[""]
+        # Set by the gateway when the response cache runs: its counters in this process.
+        self.cache_stats: Callable[[], dict[str, Any]] | None = None
 
     def _run(self, checks: dict[str, Callable[[], None]]) -> dict[str, str]:
         """Run every check in parallel; each result is ``ok`` or the reason it failed."""
@@ -104,6 +107,8 @@ class HealthApp:
             "apps": apps,
             "cache": {"status": cache_result},
         }
+        if self.cache_stats is not None:
+            body["cache"] = {"status": cache_result, "pid": os.getpid(), **self.cache_stats()}
         return (200 if status == "ok" else 503), body
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:

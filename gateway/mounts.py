@@ -21,12 +21,14 @@ from typing import TYPE_CHECKING, Any
 from flask import Flask
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
+from gateway.extensions import cache
 from gateway.health import HealthApp
 from gateway.request_id import RequestIdMiddleware, configure_logging
+from gateway.response_cache import ResponseCache, Route
 from gateway.settings import ConfigError, resolve_source
 
 if TYPE_CHECKING:
-    from _typeshed.wsgi import StartResponse, WSGIEnvironment
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 # The gateway's own endpoints live under this prefix, ahead of the default app.
 GATEWAY_PREFIX = "/_gateway"
@@ -103,10 +105,39 @@ class Gateway:
         )
         mounted: dict[str, Any] = {p: a for p, a in apps.items() if p}
         mounted[GATEWAY_PREFIX] = self.health
-        self.wsgi_app = RequestIdMiddleware(DispatcherMiddleware(default, mounted))
+        dispatcher = DispatcherMiddleware(default, mounted)
+        self.cache: ResponseCache | None = None
+        if default.config["RESPONSE_CACHE"]:
+            self.cache = response_cache_for(apps, mounts, dispatcher)
+            self.health.cache_stats = self.cache.stats
+        self.wsgi_app = RequestIdMiddleware(self.cache or dispatcher)
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         return self.wsgi_app(environ, start_response)
+
+
+def response_cache_for(
+    apps: dict[str, Flask], mounts: tuple[Mount, ...], app: WSGIApplication
+) -> ResponseCache:
+    """The shared response cache in front of ``app``, keyed by each mount's namespace."""
+    routes = [
+        Route(
+            prefix=m.prefix,
+            namespace=m.namespace,
+            session_cookie=apps[m.prefix].config["SESSION_COOKIE_NAME"],
+            # Pages carrying the debug toolbar are never shared.
+            cacheable=not apps[m.prefix].config["DEBUG_TB_ENABLED"],
+        )
+        for m in mounts
+    ]
+    routes.append(Route(GATEWAY_PREFIX, "gateway", "", cacheable=False))
+    default = apps[""]
+    return ResponseCache(
+        app,
+        store=default.extensions["cache"][cache],
+        routes=routes,
+        timeout=default.config["RESPONSE_CACHE_TIMEOUT"],
+    )
 
 
 def build_gateway(config: str | Mapping[str, Any] | None = None) -> Gateway:

@@ -62,6 +62,9 @@ class Base:
     DB_BUSY_TIMEOUT_MS = 5000
     CACHE_URL = "simple"
     CACHE_DEFAULT_TIMEOUT = 300
+    # The shared response cache in front of the apps (gateway.response_cache).
+    RESPONSE_CACHE = True
+    RESPONSE_CACHE_TIMEOUT = 300
     # Seconds a /_gateway/health check may take before its part counts as down.
     HEALTH_TIMEOUT = 2.0
     # None: a digest of the code (gateway.build_id); GATEWAY_BUILD_ID overrides it.

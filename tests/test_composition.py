@@ -178,7 +178,8 @@ def test_health_reports_each_app_and_the_cache(client: Client) -> None:
         "/": {"app": "frontend_app", "status": "ok"},
         "/backend": {"app": "backend_app", "status": "ok"},
     }
-    assert body["cache"] == {"status": "ok"}
+    assert body["cache"]["status"] == "ok"
+    assert set(body["cache"]["namespaces"]) == {"frontend", "backend", "gateway"}
     assert response.headers["Cache-Control"] == "no-store"
 
 
