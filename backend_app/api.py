@@ -143,7 +143,10 @@ def index() -> Response:
 @bp.get("/healthz")
 def healthz() -> Response:
     """Liveness: the API process answers."""
-    return jsonify(status="ok")
+    response = jsonify(status="ok")
+    # A probe must reach the app, never a cached answer.
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.get("/api/categories")
