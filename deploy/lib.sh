@@ -59,9 +59,9 @@ uwsgi_stop() {
         return 0
     fi
     echo "uwsgi did not stop within ${limit}s; killing it" >&2
-    kill -INT "$pid" 2>/dev/null
-    wait_gone "$pid" 2 || kill -KILL "$pid" 2>/dev/null
-    # A master that died hard leaves its workers, socket and pid file behind.
+    # Workers first, while they are still the master's children and can be found.
     pkill -KILL -P "$pid" 2>/dev/null || true
+    kill -KILL "$pid" 2>/dev/null || true
+    wait_gone "$pid" 2 || true
     rm -f "$run_dir/uwsgi.sock" "$run_dir/uwsgi.pid" "$run_dir/uwsgi.fifo" "$run_dir/uwsgi-stats.sock"
 }

@@ -181,11 +181,12 @@ def stack() -> Iterator[Runner]:
 
 
 def pid_alive(pid: int) -> bool:
+    """True while ``pid`` runs (a zombie waiting to be reaped has stopped running)."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
         return False
-    return True
+    return state != "Z"
 
 
 # -- measured figures ------------------------------------------------------------------

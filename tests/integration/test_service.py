@@ -202,6 +202,17 @@ def test_a_reloads_under_load_lose_nothing(svc: Service) -> None:
     assert {svc.build() for _ in range(20)} == {expected}
 
 
+def test_a2_the_cache_stays_warm_across_a_reload(svc: Service) -> None:
+    for _ in range(3):
+        svc.get("/category/orm")
+    assert svc.get("/category/orm").headers["X-Cache"] == "HIT"
+    with (svc.staged / "gateway" / "wsgi.py").open("a") as handle:
+        handle.write("# one more release\n")
+    assert service("reload").returncode == 0
+    # New workers, same master: uWSGI's cache kept every entry.
+    assert svc.get("/category/orm").headers["X-Cache"] == "HIT"
+
+
 def test_b_a_broken_release_is_refused(svc: Service) -> None:
     serving = svc.build()
     pages = svc.staged / "frontend_app" / "pages.py"
