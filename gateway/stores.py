@@ -52,6 +52,8 @@ def _build(url: str, options: dict[str, Any]) -> BaseCache:
 
         return UWSGICache(cache=parts.netloc, **options)
     from flask_caching.backends.rediscache import RedisCache
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
 
     return RedisCache(
         host=parts.hostname or "127.0.0.1",
@@ -61,6 +63,9 @@ def _build(url: str, options: dict[str, Any]) -> BaseCache:
         key_prefix="gateway:",
         socket_timeout=REDIS_TIMEOUT,
         socket_connect_timeout=REDIS_TIMEOUT,
+        # One attempt: redis-py would otherwise retry with back-off for seconds, and
+        # the response cache already skips a failing store and tries it again later.
+        retry=Retry(NoBackoff(), 0),
         **options,
     )
 
