@@ -6,6 +6,10 @@ file), like uWSGI does. Tests hand a mapping as click's ``obj`` instead.
 
 from __future__ import annotations
 
+import json
+import os
+import urllib.error
+import urllib.request
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -103,6 +107,35 @@ def secrets(ctx: click.Context) -> None:
     """Generate the secrets and API token into the data dir (once) and print where."""
     source, _ = resolve_source(ctx.obj)
     click.echo(ensure_secrets(data_dir(source)))
+
+
+@main.command("cache-stats")
+@click.option(
+    "--url",
+    default=lambda: f"http://127.0.0.1:{os.environ.get('GATEWAY_PORT', '8080')}",
+    help="The running gateway (default: http://127.0.0.1:$GATEWAY_PORT).",
+)
+@click.pass_context
+def cache_stats(ctx: click.Context, url: str) -> None:
+    """Hits, misses, sets and errors per app, from a running gateway's health answer.
+
+    Counters belong to the worker process that answered (its pid is printed).
+    """
+    try:
+        with urllib.request.urlopen(f"{url.rstrip('/')}/_gateway/health", timeout=5) as answer:
+            body = json.load(answer)
+    except urllib.error.HTTPError as exc:  # 503 still carries the JSON body
+        body = json.load(exc)
+    except OSError as exc:
+        click.echo(f"error: {url} does not answer: {exc}", err=True)
+        ctx.exit(1)
+    cache = body["cache"]
+    click.echo(f"store: {cache['status']} ({cache.get('store', 'no response cache')})")
+    rows = [("NAMESPACE", "HITS", "MISSES", "SETS", "ERRORS", "TOO_BIG")]
+    for name, c in sorted(cache.get("namespaces", {}).items()):
+        rows.append((name, *(str(c[k]) for k in ("hits", "misses", "sets", "errors", "too_big"))))
+    _table(rows)
+    click.echo(f"(worker pid {cache.get('pid', '?')})")
 
 
 @main.command()

@@ -94,3 +94,10 @@ def test_console_script_reads_the_environment(tmp_path: Path) -> None:
     env["GATEWAY_TRUSTED_HOSTS"] = "localhost"
     passed = subprocess.run([SCRIPT, "check"], env=env, capture_output=True, text=True, timeout=60)
     assert passed.returncode == 0, passed.stderr
+
+
+def test_cache_stats_reports_a_gateway_that_does_not_answer(runner: CliRunner) -> None:
+    # Nothing listens on loopback port 9.
+    result = runner.invoke(main, ["cache-stats", "--url", "http://127.0.0.1:9"])
+    assert result.exit_code == 1
+    assert "http://127.0.0.1:9 does not answer" in result.output

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -206,3 +209,26 @@ def test_uwsgi_cache_is_shared_by_all_workers(stack: Runner) -> None:
     # first into a hit.
     seen = [stack.get("/category/mail").headers["X-Cache"] for _ in range(12)]
     assert seen == ["MISS"] + ["HIT"] * 11
+
+
+def test_cache_stats_command_reads_a_running_gateway(stack: Runner) -> None:
+    for _ in range(3):
+        stack.get("/category/testing")
+    result = subprocess.run(
+        [
+            Path(sys.executable).parent / "gateway",
+            "cache-stats",
+            "--url",
+            f"http://127.0.0.1:{stack.port}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "store: ok (in use)"
+    rows = {line.split()[0]: line.split()[1:] for line in lines[2:-1]}
+    assert set(rows) == {"frontend", "backend", "gateway"}
+    assert all(value.isdigit() for value in rows["frontend"])
+    assert lines[-1].startswith("(worker pid ")
