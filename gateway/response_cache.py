@@ -84,7 +84,7 @@ class ResponseCache:
     routes: list[Route]
     timeout: int = 300
     max_size: int = 60 * 1024
-    retry_after: float = 2.0
+    retry_after: float = 5.0
     counters: dict[str, Counters] = field(default_factory=dict)
     down_until: float = 0.0
     failing: bool = False

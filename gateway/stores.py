@@ -27,7 +27,7 @@ from gateway.settings import ConfigError
 
 SCHEMES = ("simple", "uwsgi", "redis")
 # A frozen Redis must not hang a worker: connect and read give up after this long.
-REDIS_TIMEOUT = 0.5
+REDIS_TIMEOUT = 0.25
 
 _stores: dict[str, BaseCache] = {}
 _lock = threading.Lock()
