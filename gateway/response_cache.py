@@ -72,6 +72,7 @@ class Counters:
     too_big: int = 0
 
     def as_dict(self) -> dict[str, int]:
+        """The counters as a JSON-ready mapping."""
         return dict(self.__dict__)
 
 
@@ -137,6 +138,7 @@ class ResponseCache:
     # -- the middleware ---------------------------------------------------------------
 
     def route_of(self, path: str) -> Route:
+        """The mount that serves ``path``, chosen as DispatcherMiddleware chooses."""
         for route in self.routes:
             if not route.prefix or path == route.prefix or path.startswith(route.prefix + "/"):
                 return route
@@ -150,6 +152,7 @@ class ResponseCache:
 
     @staticmethod
     def has_cookie(environ: WSGIEnvironment, name: str) -> bool:
+        """True when the request carries the cookie ``name`` (or cookies we cannot read)."""
         raw = environ.get("HTTP_COOKIE")
         if not raw:
             return False
@@ -159,6 +162,7 @@ class ResponseCache:
             return True  # unparsable: do not risk sharing an answer
 
     def key(self, generation: str, route: Route, environ: WSGIEnvironment) -> str:
+        """The store key of this request's answer in this data generation."""
         parts = (
             generation,
             route.namespace,
@@ -236,6 +240,7 @@ class ResponseCache:
         return [body]
 
     def storable(self, status: str, headers: list[tuple[str, str]]) -> bool:
+        """True when an answer with this status and these headers may be shared."""
         if not status.startswith("200"):
             return False
         length = None
