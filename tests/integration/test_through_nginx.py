@@ -232,3 +232,36 @@ def test_cache_stats_command_reads_a_running_gateway(stack: Runner) -> None:
     assert set(rows) == {"frontend", "backend", "gateway"}
     assert all(value.isdigit() for value in rows["frontend"])
     assert lines[-1].startswith("(worker pid ")
+
+
+def test_an_answer_larger_than_a_cache_block_is_served_but_not_stored(stack: Runner) -> None:
+    # uWSGI's cache silently drops values over its 64 KiB blocksize; the response cache
+    # stores nothing over 60 KiB and counts it instead.
+    auth = {"Authorization": f"Bearer {stack.token}", "Content-Type": "application/json"}
+    slugs = [f"big-page-{n}" for n in range(100)]
+    for slug in slugs:
+        body = {
+            "slug": slug,
+            "name": slug,
+            "category": "uploads",
+            "summary": "A long summary. " * 12,
+            "homepage": "https://example.org/",
+        }
+        assert (
+            request(
+                stack.port, "POST", "/backend/api/extensions", headers=auth, body=json.dumps(body)
+            ).status
+            == 201
+        )
+    try:
+        path = "/backend/api/extensions?category=uploads&per_page=100"
+        replies = [stack.get(path, headers=HTML) for _ in range(6)]
+        assert all(r.status == 200 for r in replies)
+        assert len(replies[0].body) > 64 * 1024
+        assert {r.headers["X-Cache"] for r in replies} == {"MISS"}
+        assert all(r.body.count(b"big-page-") >= 100 for r in replies)
+        small = "/backend/api/extensions?category=uploads&per_page=5"
+        assert [stack.get(small).headers["X-Cache"] for _ in range(2)] == ["MISS", "HIT"]
+    finally:
+        for slug in slugs:
+            request(stack.port, "DELETE", f"/backend/api/extensions/{slug}", headers=auth)
