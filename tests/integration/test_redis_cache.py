@@ -43,7 +43,7 @@ def test_pages_answer_while_redis_stops_freezes_and_returns(
         runner.get("/category/orm")
     assert runner.get("/category/orm").headers["X-Cache"] == "HIT"
 
-    load = run_wrk(runner.port, seconds=20, connections=8)
+    load = run_wrk(runner.port, seconds=20, connections=16)
     time.sleep(2)
     redis.stop()  # down: connections refused
     time.sleep(4)
@@ -53,14 +53,13 @@ def test_pages_answer_while_redis_stops_freezes_and_returns(
     time.sleep(4)
     redis.signal(signal.SIGCONT)
     result = wrk_result(load, timeout=60)
-    MEASURED["redis stopped, restarted, frozen under load (8 connections, 20 s)"] = result
+    MEASURED["redis stopped, restarted, frozen under load (16 connections, 20 s)"] = result
 
     assert result["requests"] > 500
     assert result["non2xx"] == 0
     assert (result["connect"], result["read"], result["write"], result["timeout"]) == (0, 0, 0, 0)
-    # Issue 4 also asks that no request take over 1 s. Measured here: p99 0.2-1.5 s and
-    # max 0.3-1.7 s, varying from run to run (see the closing notes); not met yet, so
-    # not asserted: what is asserted is that every request answered, and in time for wrk.
+    # No request waited for the store: a failing one is skipped, not retried.
+    assert result["max_ms"] < 1000
     # Caching is back without a restart.
     runner.get("/category/orm")
     assert runner.get("/category/orm").headers["X-Cache"] == "HIT"
