@@ -144,3 +144,15 @@ def test_the_cache_can_be_switched_off(tmp_path: Path) -> None:
     client = Client(build_gateway(make_settings(tmp_path, GATEWAY_RESPONSE_CACHE="false")))
     client.get("/")
     assert "X-Cache" not in client.get("/").headers
+
+
+def test_pages_with_the_toolbar_are_never_stored(tmp_path: Path) -> None:
+    client = Client(build_gateway(make_settings(tmp_path, GATEWAY_PROFILE="development")))
+    local = {"REMOTE_ADDR": "127.0.0.1"}
+    for path in ("/", "/backend/api/extensions"):
+        for _ in range(2):
+            page = client.get(path, headers=HTML, environ_base=local)
+        assert 'id="flDebug"' in page.get_data(as_text=True)
+        assert "X-Cache" not in page.headers
+    # Nor is anything else of that app: a JSON client after a toolbar page gets a fresh answer.
+    assert "X-Cache" not in client.get("/backend/api/extensions", environ_base=local).headers

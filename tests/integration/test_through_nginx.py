@@ -265,3 +265,40 @@ def test_an_answer_larger_than_a_cache_block_is_served_but_not_stored(stack: Run
     finally:
         for slug in slugs:
             request(stack.port, "DELETE", f"/backend/api/extensions/{slug}", headers=auth)
+
+
+def test_after_a_write_200_reads_over_all_workers_are_fresh(stack: Runner) -> None:
+    auth = {"Authorization": f"Bearer {stack.token}", "Content-Type": "application/json"}
+    pages = ["/category/mail", "/backend/api/extensions?category=mail"]
+    for path in pages * 8:  # every worker has these in the shared cache now
+        stack.get(path)
+    body = {
+        "slug": "flask-fresh-mail",
+        "name": "Flask-Fresh-Mail",
+        "category": "mail",
+        "summary": "Must show at once.",
+        "homepage": "https://example.org/",
+    }
+    assert (
+        request(
+            stack.port, "POST", "/backend/api/extensions", headers=auth, body=json.dumps(body)
+        ).status
+        == 201
+    )
+    try:
+        for n in range(200):
+            assert b"flask-fresh-mail" in stack.get(pages[n % 2]).body, n
+    finally:
+        request(stack.port, "DELETE", "/backend/api/extensions/flask-fresh-mail", headers=auth)
+    for path in pages:
+        assert b"flask-fresh-mail" not in stack.get(path).body
+
+
+def test_a_full_cache_makes_room(stack: Runner) -> None:
+    # uwsgi.ini's cache2 holds 2000 items; purge_lru evicts the least recently used.
+    for n in range(2100):
+        assert stack.get(f"/search?q=fill{n}").status == 200
+    assert stack.get("/search?q=fill2099").headers["X-Cache"] == "HIT"
+    fresh = stack.get("/search?q=after-full")
+    again = stack.get("/search?q=after-full")
+    assert (fresh.headers["X-Cache"], again.headers["X-Cache"]) == ("MISS", "HIT")
