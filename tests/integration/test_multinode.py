@@ -99,9 +99,13 @@ def cluster(public_dir: Path) -> Iterator[tuple[list[Node], int, str]]:
                 "LOG_DIR": str(nginx_dir / "log"),
             },
         )
-        one = f"server unix:{public_dir / 'run-a'}/uwsgi.sock;"
-        both = f"{one}\n    server unix:{public_dir / 'run-b'}/uwsgi.sock;"
-        (nginx_dir / "gateway.conf").write_text(site.replace(one, both))
+        servers = "".join(
+            f"    server unix:{public_dir / f'run-{name}'}/uwsgi.sock max_fails=0;\n"
+            for name in ("a", "b")
+        )
+        site = re.sub(r"(upstream gateway_uwsgi \{\n)(?:.*\n)*?(\})", rf"\g<1>{servers}\g<2>", site)
+        assert "run-b" in site
+        (nginx_dir / "gateway.conf").write_text(site)
         (nginx_dir / "nginx.conf").write_text(
             render(
                 REPO / "deploy" / "nginx-main.conf",
