@@ -11,7 +11,7 @@ import os
 import urllib.error
 import urllib.request
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 from werkzeug.serving import run_simple
@@ -29,15 +29,20 @@ def _source(ctx: click.Context, profile: str | None = None) -> Mapping[str, Any]
     return profile
 
 
+def _refuse(ctx: click.Context, problems: Sequence[str]) -> NoReturn:
+    """Exit 1 with one ``error:`` line per problem."""
+    for problem in problems:
+        click.echo(f"error: {problem}", err=True)
+    ctx.exit(1)
+    raise AssertionError("unreachable: ctx.exit raises")
+
+
 def _build(ctx: click.Context, profile: str | None = None) -> Gateway:
     """Build the gateway or exit with one line per configuration problem."""
     try:
         return build_gateway(_source(ctx, profile))
     except ConfigError as exc:
-        for problem in exc.problems:
-            click.echo(f"error: {problem}", err=True)
-        ctx.exit(1)
-        raise  # unreachable: ctx.exit raises
+        _refuse(ctx, exc.problems)
 
 
 def _table(rows: Sequence[Sequence[str]]) -> None:
@@ -89,13 +94,10 @@ def check(ctx: click.Context, profile: str | None) -> None:
         source = {**source, "GATEWAY_PROFILE": resolved, "GATEWAY_CACHE_URL": check_cache_url(url)}
         gateway = build_gateway(source)
     except ConfigError as exc:
-        for problem in exc.problems:
-            click.echo(f"error: {problem}", err=True)
-        ctx.exit(1)
+        _refuse(ctx, exc.problems)
     except Exception as exc:  # noqa: BLE001 - a broken release must be reported, not crash
         reason = str(exc).splitlines()[0] if str(exc) else ""
-        click.echo(f"error: the release does not build: {type(exc).__name__}: {reason}", err=True)
-        ctx.exit(1)
+        _refuse(ctx, [f"the release does not build: {type(exc).__name__}: {reason}"])
     names = ", ".join(f"{m.prefix or '/'} -> {m.app}" for m in gateway.mounts)
     profiles = {app.config["PROFILE"] for app in gateway.apps.values()}
     click.echo(f"ok: {', '.join(sorted(profiles))} profile, {names}")
