@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from flask import Flask
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
+from gateway.build_id import source_digest
 from gateway.extensions import cache
 from gateway.health import HealthApp
 from gateway.request_id import RequestIdMiddleware, configure_logging
@@ -147,8 +148,10 @@ def build_gateway(config: str | Mapping[str, Any] | None = None) -> Gateway:
     configure_logging()
     source, profile = resolve_source(config)
     mounts = load_mounts(source)
-    # The profile is resolved once, so every app serves under the same one.
-    source = {**source, "GATEWAY_PROFILE": profile}
+    # The profile and the build id are resolved once, for every app alike; the digest
+    # reads every source file, so it is not computed again per app.
+    build_id = source.get("GATEWAY_BUILD_ID") or source_digest()
+    source = {**source, "GATEWAY_BUILD_ID": build_id, "GATEWAY_PROFILE": profile}
     # The backend first: it owns the catalogue and creates it on first start.
     ordered = sorted(mounts, key=lambda m: m.prefix == "")
     apps, problems = {}, []
