@@ -114,6 +114,22 @@ class Runner:
     def get(self, path: str, **kwargs: Any) -> Reply:
         return request(self.port, "GET", path, **kwargs)
 
+    def write(self, method: str, path: str, body: str | bytes | None = None) -> Reply:
+        """A JSON request with the API's bearer token."""
+        headers = {"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"}
+        return request(self.port, method, path, headers=headers, body=body)
+
+    def create(self, slug: str, category: str, summary: str) -> Reply:
+        """Add an extension through the API."""
+        body = {
+            "slug": slug,
+            "name": slug,
+            "category": category,
+            "summary": summary,
+            "homepage": "https://example.org/",
+        }
+        return self.write("POST", "/backend/api/extensions", json.dumps(body))
+
     def pids(self) -> dict[str, int]:
         """The PIDs of uWSGI's master and nginx's master."""
         return {

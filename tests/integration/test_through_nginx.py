@@ -185,11 +185,8 @@ def test_large_cookie_is_fine(stack: Runner) -> None:
 
 
 def test_bodies_over_the_limits_are_json_413(stack: Runner) -> None:
-    auth = {"Authorization": f"Bearer {stack.token}", "Content-Type": "application/json"}
     for size in (10 * 1024 * 1024, 1536 * 1024):  # nginx's fence, then the app's own
-        reply = request(
-            stack.port, "POST", "/backend/api/extensions", headers=auth, body=b"x" * size
-        )
+        reply = stack.write("POST", "/backend/api/extensions", b"x" * size)
         assert reply.status == 413, size
         assert reply.json()["error"]["status"] == 413
         assert_secure(reply)
@@ -237,22 +234,9 @@ def test_cache_stats_command_reads_a_running_gateway(stack: Runner) -> None:
 def test_an_answer_larger_than_a_cache_block_is_served_but_not_stored(stack: Runner) -> None:
     # uWSGI's cache silently drops values over its 64 KiB blocksize; the response cache
     # stores nothing over 60 KiB and counts it instead.
-    auth = {"Authorization": f"Bearer {stack.token}", "Content-Type": "application/json"}
     slugs = [f"big-page-{n}" for n in range(100)]
     for slug in slugs:
-        body = {
-            "slug": slug,
-            "name": slug,
-            "category": "uploads",
-            "summary": "A long summary. " * 12,
-            "homepage": "https://example.org/",
-        }
-        assert (
-            request(
-                stack.port, "POST", "/backend/api/extensions", headers=auth, body=json.dumps(body)
-            ).status
-            == 201
-        )
+        assert stack.create(slug, "uploads", "A long summary. " * 12).status == 201
     try:
         path = "/backend/api/extensions?category=uploads&per_page=100"
         replies = [stack.get(path, headers=HTML) for _ in range(6)]
@@ -264,32 +248,19 @@ def test_an_answer_larger_than_a_cache_block_is_served_but_not_stored(stack: Run
         assert [stack.get(small).headers["X-Cache"] for _ in range(2)] == ["MISS", "HIT"]
     finally:
         for slug in slugs:
-            request(stack.port, "DELETE", f"/backend/api/extensions/{slug}", headers=auth)
+            stack.write("DELETE", f"/backend/api/extensions/{slug}")
 
 
 def test_after_a_write_200_reads_over_all_workers_are_fresh(stack: Runner) -> None:
-    auth = {"Authorization": f"Bearer {stack.token}", "Content-Type": "application/json"}
     pages = ["/category/mail", "/backend/api/extensions?category=mail"]
     for path in pages * 8:  # every worker has these in the shared cache now
         stack.get(path)
-    body = {
-        "slug": "flask-fresh-mail",
-        "name": "Flask-Fresh-Mail",
-        "category": "mail",
-        "summary": "Must show at once.",
-        "homepage": "https://example.org/",
-    }
-    assert (
-        request(
-            stack.port, "POST", "/backend/api/extensions", headers=auth, body=json.dumps(body)
-        ).status
-        == 201
-    )
+    assert stack.create("flask-fresh-mail", "mail", "Must show at once.").status == 201
     try:
         for n in range(200):
             assert b"flask-fresh-mail" in stack.get(pages[n % 2]).body, n
     finally:
-        request(stack.port, "DELETE", "/backend/api/extensions/flask-fresh-mail", headers=auth)
+        stack.write("DELETE", "/backend/api/extensions/flask-fresh-mail")
     for path in pages:
         assert b"flask-fresh-mail" not in stack.get(path).body
 
