@@ -21,14 +21,14 @@ from flask import (
     jsonify,
     render_template,
     request,
-    session,
     url_for,
 )
 from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.exceptions import Conflict, NotFound, Unauthorized
 
-from backend_app import store
+from backend_app import browse, store
 from backend_app.validation import validate_extension
+from gateway.negotiation import preferred_type
 
 bp = Blueprint("api", __name__)
 log = logging.getLogger(__name__)
@@ -36,8 +36,8 @@ log = logging.getLogger(__name__)
 
 def wants_html() -> bool:
     """True when the client prefers an HTML page to JSON (a browser)."""
-    best = request.accept_mimetypes.best_match(["application/json", "text/html"])
-    return best == "text/html"
+    # The same rule keys the response cache's variants.
+    return preferred_type(request.headers.get("Accept")) == "text/html"
 
 
 def respond(payload: Any, template: str, status: int = 200, **context: Any) -> Response:
@@ -49,7 +49,7 @@ def respond(payload: Any, template: str, status: int = 200, **context: Any) -> R
                     template,
                     payload=payload,
                     payload_json=json.dumps(payload, indent=2),
-                    signed_in=bool(session.get("signed_in")),
+                    signed_in=browse.signed_in(),
                     **context,
                 ),
                 status,

@@ -3,10 +3,18 @@
 The sign-in lives in the backend's own session cookie (``Path=/backend``); every form
 carries a CSRF token checked here. Invalid input re-renders the form with the reasons
 and the status the JSON API would give (422, 409), so nothing is half-written.
+
+A sign-in can be taken back, although the cookie is only signed: the session holds the
+id of a row in the catalogue's ``sign_ins`` table and a fingerprint of the API token.
+Sign-out deletes the row, so every copy of the cookie opens nothing; rotating
+``BACKEND_API_TOKEN`` changes the fingerprint, so every browser is signed out; and the
+row, like the cookie (``PERMANENT_SESSION_LIFETIME``), expires after the configured
+lifetime (8 hours by default).
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 from typing import Any
 
@@ -50,15 +58,35 @@ def safe_next(default: str) -> str:
     return default
 
 
+def token_fingerprint() -> str:
+    """A keyed digest of the current API token: it changes when the token is rotated."""
+    key = str(current_app.config["SECRET_KEY"]).encode()
+    token = str(current_app.config.get("API_TOKEN") or "").encode()
+    return hmac.new(key, token, hashlib.sha256).hexdigest()
+
+
+def signed_in() -> bool:
+    """True when this browser's sign-in is still valid; a stale one is forgotten."""
+    sign_in_id = session.get("sign_in")
+    if sign_in_id is None:
+        return False
+    if hmac.compare_digest(
+        str(session.get("token", "")), token_fingerprint()
+    ) and store.sign_in_valid(store.get_db(), str(sign_in_id)):
+        return True
+    session.clear()  # signed out, expired or the token changed: drop the cookie
+    return False
+
+
 def page(template: str, status: int = 200, **context: Any) -> Response:
     """Render a form page of the browsable API."""
-    html = render_template(template, signed_in=bool(session.get("signed_in")), **context)
+    html = render_template(template, signed_in=signed_in(), **context)
     return current_app.make_response((html, status))
 
 
 def require_sign_in() -> Response | None:
     """A redirect to the sign-in form for a browser that has not signed in."""
-    if session.get("signed_in"):
+    if signed_in():
         return None
     return redirect(url_for("browse.sign_in", next=here()), 303)
 
@@ -73,15 +101,21 @@ def sign_in() -> Response:
     expected = current_app.config.get("API_TOKEN")
     if not expected or not hmac.compare_digest(given.encode(), str(expected).encode()):
         return page("api/sign_in.html", 401, error="That token is not valid.", next=safe_next(""))
+    lifetime = int(current_app.permanent_session_lifetime.total_seconds())
     session.clear()
-    session["signed_in"] = True
+    session["sign_in"] = store.add_sign_in(store.get_db(), lifetime)
+    session["token"] = token_fingerprint()
+    session.permanent = True  # the cookie expires with the sign-in
     return redirect(safe_next(url_for("api.index")), 303)
 
 
 @bp.post("/sign-out")
 def sign_out() -> Response:
-    """Forget this browser's sign-in."""
+    """End this sign-in for every copy of its cookie."""
     csrf.protect()
+    sign_in_id = session.get("sign_in")
+    if sign_in_id is not None:
+        store.end_sign_in(store.get_db(), str(sign_in_id))
     session.clear()
     return redirect(url_for("api.index"), 303)
 

@@ -2,20 +2,27 @@
 
 The frontend reads it through the same functions on a connection that refuses writes.
 Writes run in ``BEGIN IMMEDIATE`` transactions with ``synchronous=FULL``: a write that
-returned is on disk, a write that raised changed nothing.
+returned is on disk, a write that raised changed nothing. Every write that changed the
+catalogue then makes the shared response cache stale (``data_changed``), in this code
+path and nowhere else, so whoever writes (the API, the browsable forms, a command)
+the next read anywhere is fresh.
 """
 
 from __future__ import annotations
 
 import json
+import secrets
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, current_app, g
+from flask import Flask, current_app, g, has_app_context
+
+from gateway.response_cache import data_changed
 
 FIXTURE = Path(__file__).parent / "fixtures" / "extensions.json"
 FIELDS = ("slug", "name", "category", "summary", "homepage")
@@ -41,6 +48,7 @@ CREATE TABLE IF NOT EXISTS extensions (
 CREATE INDEX IF NOT EXISTS extensions_category ON extensions (category);
 CREATE INDEX IF NOT EXISTS extensions_updated ON extensions (updated_at);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS sign_ins (id TEXT PRIMARY KEY, expires_at INTEGER NOT NULL);
 """
 
 
@@ -69,6 +77,12 @@ def connect(
     return db
 
 
+def catalogue_changed() -> None:
+    """After a committed change of the catalogue: every cached page derived from it is stale."""
+    if has_app_context():
+        data_changed()
+
+
 @contextmanager
 def transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     """A write transaction that takes the lock up front and rolls back on any error."""
@@ -81,8 +95,8 @@ def transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     db.execute("COMMIT")
 
 
-def init_db(path: str) -> None:
-    """Create the catalogue and seed it from the fixture, once per data dir."""
+def init_db(path: str) -> bool:
+    """Create the catalogue and seed it from the fixture, once per data dir (then True)."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     db = connect(path)
     try:
@@ -91,11 +105,13 @@ def init_db(path: str) -> None:
             for statement in SCHEMA.split(";"):
                 if statement.strip():
                     db.execute(statement)
-            if db.execute("SELECT 1 FROM meta WHERE key = 'seeded'").fetchone() is None:
+            seeded = db.execute("SELECT 1 FROM meta WHERE key = 'seeded'").fetchone() is None
+            if seeded:
                 seed(db, json.loads(FIXTURE.read_text()))
                 db.execute("INSERT INTO meta (key, value) VALUES ('seeded', ?)", (now(),))
     finally:
         db.close()
+    return seeded
 
 
 def seed(db: sqlite3.Connection, fixture: dict[str, Any]) -> None:
@@ -135,8 +151,9 @@ def close_db(_exc: BaseException | None = None) -> None:
 def init_app(app: Flask) -> None:
     """Close connections at teardown; create and seed the catalogue if this app writes."""
     app.teardown_appcontext(close_db)
-    if not app.config["DB_READONLY"]:
-        init_db(app.config["DATABASE"])
+    if not app.config["DB_READONLY"] and init_db(app.config["DATABASE"]):
+        # A new catalogue: answers cached from an earlier one must not be served.
+        app.extensions["catalogue_seeded"] = True
 
 
 def check_readable() -> None:
@@ -230,6 +247,7 @@ def create_extension(db: sqlite3.Connection, fields: dict[str, str]) -> dict[str
         if "UNIQUE" not in str(exc):
             raise
         raise DuplicateSlug(fields["slug"]) from exc
+    catalogue_changed()
     created = get_extension(db, fields["slug"])
     assert created is not None
     return created
@@ -253,6 +271,7 @@ def update_extension(
         raise DuplicateSlug(fields.get("slug", slug)) from exc
     if cursor.rowcount == 0:
         return None
+    catalogue_changed()
     return get_extension(db, fields.get("slug", slug))
 
 
@@ -260,4 +279,39 @@ def delete_extension(db: sqlite3.Connection, slug: str) -> bool:
     """Delete the extension; ``False`` when it did not exist."""
     with transaction(db):
         cursor = db.execute("DELETE FROM extensions WHERE slug = ?", (slug,))
-    return cursor.rowcount > 0
+    if cursor.rowcount == 0:
+        return False
+    catalogue_changed()
+    return True
+
+
+# -- sign-ins of the browsable API ----------------------------------------------------
+# A signed cookie cannot be taken back, so each sign-in also has a row here: sign-out
+# deletes it, and a cookie whose row is gone or expired opens nothing.
+
+
+def add_sign_in(db: sqlite3.Connection, lifetime_seconds: int) -> str:
+    """Record a new sign-in valid for ``lifetime_seconds``; return its id."""
+    sign_in_id = secrets.token_urlsafe(32)
+    stamp = int(time.time())
+    with transaction(db):
+        db.execute("DELETE FROM sign_ins WHERE expires_at <= ?", (stamp,))
+        db.execute(
+            "INSERT INTO sign_ins (id, expires_at) VALUES (?, ?)",
+            (sign_in_id, stamp + lifetime_seconds),
+        )
+    return sign_in_id
+
+
+def sign_in_valid(db: sqlite3.Connection, sign_in_id: str) -> bool:
+    """True while the sign-in ``sign_in_id`` has neither ended nor expired."""
+    row = db.execute(
+        "SELECT 1 FROM sign_ins WHERE id = ? AND expires_at > ?", (sign_in_id, int(time.time()))
+    ).fetchone()
+    return row is not None
+
+
+def end_sign_in(db: sqlite3.Connection, sign_in_id: str) -> None:
+    """End a sign-in for every copy of its cookie."""
+    with transaction(db):
+        db.execute("DELETE FROM sign_ins WHERE id = ?", (sign_in_id,))

@@ -9,8 +9,10 @@ from typing import Any
 
 from flask import Flask
 
+from gateway import cache_policy
 from gateway.extensions import cache, csrf, toolbar
 from gateway.mounts import MOUNTS, Mount, prefix_of
+from gateway.sessions import GatewaySessionInterface
 from gateway.settings import ConfigError, config_problems, load_config, resolve_source
 from gateway.stores import cache_settings
 
@@ -43,6 +45,10 @@ def create_app(
         if problems:
             raise ConfigError(problems)
 
+    # The session cookie is read by the same function the response cache asks.
+    app.session_interface = GatewaySessionInterface()
+    # First, so its after_request hook runs last, after every hook of the app's own.
+    cache_policy.init_app(app)
     register_extensions(app)
     version_static_urls(app)
     package.init_app(app)

@@ -24,8 +24,9 @@ from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from gateway.build_id import source_digest
 from gateway.extensions import cache
 from gateway.health import HealthApp
+from gateway.page_stores import page_store
 from gateway.request_id import RequestIdMiddleware, configure_logging
-from gateway.response_cache import ResponseCache, Route
+from gateway.response_cache import EXTENSION_KEY, ResponseCache, Route
 from gateway.settings import ConfigError, resolve_source
 
 if TYPE_CHECKING:
@@ -111,6 +112,12 @@ class Gateway:
         if default.config["RESPONSE_CACHE"]:
             self.cache = response_cache_for(apps, mounts, dispatcher)
             self.health.cache_stats = self.cache.stats
+            # The catalogue's write path finds the cache here (response_cache.data_changed).
+            for app in apps.values():
+                app.extensions[EXTENSION_KEY] = self.cache
+            # A catalogue created just now: nothing cached from an earlier one may serve.
+            if any([app.extensions.pop("catalogue_seeded", False) for app in apps.values()]):
+                self.cache.invalidate()
         self.wsgi_app = RequestIdMiddleware(self.cache or dispatcher)
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
@@ -135,7 +142,7 @@ def response_cache_for(
     default = apps[""]
     return ResponseCache(
         app,
-        store=default.extensions["cache"][cache],
+        pages=page_store(default.config["CACHE_URL"], default.extensions["cache"][cache]),
         routes=routes,
         timeout=default.config["RESPONSE_CACHE_TIMEOUT"],
     )

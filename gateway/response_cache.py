@@ -1,25 +1,32 @@
 """A shared response cache in front of the mounted apps, with ``X-Cache: HIT|MISS``.
 
-    app = ResponseCache(DispatcherMiddleware(frontend, {"/backend": backend}), store, mounts)
+    app = ResponseCache(DispatcherMiddleware(frontend, {"/backend": backend}), pages, routes)
 
-A hit is answered here, from the shared store, without entering Flask. The key is
-``sha256(generation, namespace, host, method, script root + path, query, Accept variant)``:
-the mount's namespace keeps ``/`` and ``/backend/`` apart, and HTML and JSON variants of
-one URL never meet. What is never stored or served from the store:
+What may be shared is the app's decision (``gateway.cache_policy``): only a 200 to GET
+that the app marked ``Cache-Control: public`` is stored, and never one with
+``Set-Cookie``, ``private``/``no-store``/``no-cache``, ``Vary: *`` or a ``Vary`` on a
+header the key does not hold. On the request side the store is never used for:
 
-- methods other than GET and HEAD (HEAD shares GET's entry);
-- requests with ``Authorization`` or with the session cookie of the app they go to;
-- answers other than 200, with ``Set-Cookie``, with ``Cache-Control`` private, no-store or
-  no-cache, without a ``Content-Length`` or larger than ``max_size``;
-- anything from an app that runs the debug toolbar.
+- methods other than GET and HEAD (HEAD is answered from GET's entry);
+- requests with ``Authorization``, or with the session cookie of the app they go to, as
+  that app's own parser reads it (``gateway.sessions``): a shared answer that says
+  ``Vary: Cookie`` is thus only shared among requests without a session;
+- apps that run the debug toolbar.
 
-Freshness: every key includes the data generation, a random token kept in the store.
-A successful (< 400) POST, PUT, PATCH or DELETE through the gateway replaces the token
-before its answer leaves, so every worker and node reads fresh data right after a write.
+The key is ``sha256(namespace, host, script root + path, query, Accept variant)``, the
+variant chosen by the API's own negotiation (``gateway.negotiation``); each key lives in
+the current data generation of the page store (``gateway.page_stores``).
 
-Failure: a store that errs or times out is skipped for ``retry_after`` seconds (pages
-are served uncached meanwhile, at full speed) and the error is logged once per outage.
-When it answers again the generation is renewed, in case a write's renewal was lost.
+Freshness comes from the data: the catalogue's write path calls ``data_changed()`` after
+its transaction commits, which starts a new generation. Nothing else invalidates: no
+method, status or route of a request does.
+
+Failure: a store that errs or times out is skipped for ``retry_after`` seconds (pages are
+served uncached meanwhile) and the error is logged once per outage. When it answers
+again the generation is renewed, in case an invalidation was lost meanwhile.
+
+For the debug toolbar's Cache panel, each request's reads and writes of the store go
+into ``environ["gateway.cache"]``.
 """
 
 from __future__ import annotations
@@ -28,26 +35,28 @@ import hashlib
 import logging
 import threading
 import time
-import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from http.cookies import CookieError, SimpleCookie
 from typing import TYPE_CHECKING, Any
 
-from werkzeug.datastructures import MIMEAccept
-from werkzeug.http import parse_accept_header
+from flask import current_app
+
+from gateway.cache_policy import KEYED_VARY, PRIVATE_DIRECTIVES
+from gateway.negotiation import preferred_type
+from gateway.sessions import carries_session_cookie
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
-    from flask_caching.backends.base import BaseCache
+
+    from gateway.page_stores import PageStore
 
 log = logging.getLogger(__name__)
 
-GENERATION_KEY = "gateway:generation"
+EXTENSION_KEY = "gateway.response_cache"  # where each app finds the cache (data_changed)
+TRACE_KEY = "gateway.cache"  # the environ key of a request's trace
 FAILED = object()  # what a guarded store call returns when the store failed
 SAFE_METHODS = ("GET", "HEAD")
-UNCACHEABLE = ("private", "no-store", "no-cache")
-# Headers that describe one connection, never replayed.
+# Headers that describe one connection or one request, never replayed.
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "x-request-id", "x-cache"}
 
 
@@ -76,12 +85,45 @@ class Counters:
         return dict(self.__dict__)
 
 
+def store_refusal(status: str, headers: list[tuple[str, str]], max_size: int) -> str | None:
+    """None when an answer with this status and these headers may be stored, else why."""
+    if not status.startswith("200"):
+        return f"status {status[:3]} is not 200"
+    found: dict[str, list[str]] = {}
+    for name, value in headers:
+        found.setdefault(name.lower(), []).append(value.lower())
+    if "set-cookie" in found:
+        return "the answer sets a cookie"
+    control = ",".join(found.get("cache-control", []))
+    for directive in PRIVATE_DIRECTIVES:
+        if directive in control:
+            return f"Cache-Control: {directive}"
+    if "public" not in control:
+        return "the app did not mark the answer public"
+    vary = {v.strip() for value in found.get("vary", []) for v in value.split(",") if v.strip()}
+    if "*" in vary or vary - KEYED_VARY:
+        return f"Vary: {', '.join(sorted(vary))}"
+    length = found.get("content-length", [None])[0]
+    if length is None or not length.isdigit():
+        return "no Content-Length"
+    if int(length) > max_size:
+        return f"larger than {max_size} bytes"
+    return None
+
+
+def data_changed() -> None:
+    """Make every shared answer stale: call after a write to the catalogue committed."""
+    cache = current_app.extensions.get(EXTENSION_KEY)
+    if cache is not None:
+        cache.invalidate()
+
+
 @dataclass
 class ResponseCache:
-    """WSGI middleware: answer cacheable GETs from the shared store."""
+    """WSGI middleware: answer shareable GETs from the page store."""
 
     app: WSGIApplication
-    store: BaseCache
+    pages: PageStore
     routes: list[Route]
     timeout: int = 300
     max_size: int = 60 * 1024
@@ -100,11 +142,11 @@ class ResponseCache:
     # -- the store, guarded -----------------------------------------------------------
 
     def _call(self, name: str, *args: Any) -> Any:
-        """Call the store; on any error skip it for ``retry_after`` seconds: FAILED."""
+        """Call the page store; on any error skip it for ``retry_after`` seconds: FAILED."""
         if time.monotonic() < self.down_until:
             return FAILED
         try:
-            result = getattr(self.store, name)(*args)
+            result = getattr(self.pages, name)(*args)
         except Exception as exc:  # noqa: BLE001 - any store failure means "uncached"
             with self.lock:
                 self.down_until = time.monotonic() + self.retry_after
@@ -119,21 +161,19 @@ class ResponseCache:
                 recovered, self.failing = self.failing, False
             if recovered:
                 log.warning("cache store answers again; renewing the data generation")
-                self.renew_generation()
+                self.invalidate()
         return result
 
     def generation(self) -> str | None:
-        """The current data generation (created when the store has none); None if down."""
-        token = self._call("get", GENERATION_KEY)
-        if token is None:  # never set, expired or evicted: start a new generation
-            token = self.renew_generation()
+        """The current data generation (started when the store has none); None if down."""
+        token = self._call("generation")
+        if token is None:  # never set, or evicted: start one
+            token = self._call("renew")
         return token if isinstance(token, str) else None
 
-    def renew_generation(self) -> str | None:
-        """Invalidate every stored response at once; None when the store failed."""
-        token = uuid.uuid4().hex
-        ok = self._call("set", GENERATION_KEY, token, 0)
-        return token if ok is True else None
+    def invalidate(self) -> bool:
+        """Start a new data generation: every stored answer is stale at once."""
+        return self._call("renew") is not FAILED
 
     # -- the middleware ---------------------------------------------------------------
 
@@ -144,84 +184,85 @@ class ResponseCache:
                 return route
         raise LookupError(path)  # unreachable: the default app's prefix is ""
 
-    @staticmethod
-    def variant(environ: WSGIEnvironment) -> str:
-        """The Accept variant: what the API's negotiation would choose."""
-        accept = parse_accept_header(environ.get("HTTP_ACCEPT"), MIMEAccept)
-        return accept.best_match(["application/json", "text/html"]) or "application/json"
+    def bypass(self, route: Route, environ: WSGIEnvironment) -> str | None:
+        """Why this GET or HEAD must not be answered from the store, or None."""
+        if not route.cacheable:
+            return "this app runs the debug toolbar"
+        if environ.get("HTTP_AUTHORIZATION"):
+            return "the request carries Authorization"
+        if carries_session_cookie(environ.get("HTTP_COOKIE"), route.session_cookie):
+            return f"the request carries the {route.session_cookie} cookie"
+        return None
 
     @staticmethod
-    def has_cookie(environ: WSGIEnvironment, name: str) -> bool:
-        """True when the request carries the cookie ``name`` (or cookies we cannot read)."""
-        raw = environ.get("HTTP_COOKIE")
-        if not raw:
-            return False
-        try:
-            return name in SimpleCookie(raw)
-        except CookieError:
-            return True  # unparsable: do not risk sharing an answer
-
-    def key(self, generation: str, route: Route, environ: WSGIEnvironment) -> str:
-        """The store key of this request's answer in this data generation."""
+    def key(route: Route, environ: WSGIEnvironment) -> str:
+        """The store key of this request's answer (within a generation)."""
         parts = (
-            generation,
             route.namespace,
             # The host too: an answer for one (trusted) host never serves another.
             environ.get("HTTP_HOST", ""),
-            "GET",
             environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", ""),
             environ.get("QUERY_STRING", ""),
-            self.variant(environ),
+            preferred_type(environ.get("HTTP_ACCEPT")),
         )
-        digest = hashlib.sha256("\0".join(parts).encode()).hexdigest()
-        return f"gateway:page:{route.namespace}:{digest}"
+        digest = hashlib.sha256("\0".join(parts).encode("utf-8", "surrogateescape"))
+        return f"{route.namespace}:{digest.hexdigest()}"
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        trace: dict[str, Any] = {"store": self.pages.name, "ops": [], "bypass": None}
+        environ[TRACE_KEY] = trace
         method = environ.get("REQUEST_METHOD", "GET")
         if method not in SAFE_METHODS:
-            return self._write(environ, start_response)
+            trace["bypass"] = f"{method} is never answered from the store"
+            return self.app(environ, start_response)
         route = self.route_of(environ.get("PATH_INFO", "") or "/")
-        if (
-            not route.cacheable
-            or environ.get("HTTP_AUTHORIZATION")
-            or self.has_cookie(environ, route.session_cookie)
-        ):
+        trace["bypass"] = self.bypass(route, environ)
+        if trace["bypass"]:
             return self.app(environ, start_response)
         counters = self.counters[route.namespace]
         generation = self.generation()
+        key = self.key(route, environ)
         if generation is None:  # the store is down: serve uncached
             counters.errors += 1
+            trace["ops"].append({"op": "get", "key": key, "result": "error"})
             return self.app(environ, start_response)
-        key = self.key(generation, route, environ)
-        entry = self._call("get", key)
+        entry = self._call("get", generation, key)
         if entry is FAILED:
             counters.errors += 1
+            trace["ops"].append({"op": "get", "key": key, "result": "error"})
             return self.app(environ, start_response)
         if entry is not None:
             counters.hits += 1
+            trace["ops"].append({"op": "get", "key": key, "result": "hit"})
             status, headers, body = entry
             start_response(status, [*headers, ("X-Cache", "HIT")])
             return [] if method == "HEAD" else [body]
         counters.misses += 1
-        return self._miss(environ, start_response, key, counters)
+        trace["ops"].append({"op": "get", "key": key, "result": "miss"})
+        return self._miss(environ, start_response, generation, key, counters)
 
     def _miss(
         self,
         environ: WSGIEnvironment,
         start_response: StartResponse,
+        generation: str,
         key: str,
         counters: Counters,
     ) -> Iterable[bytes]:
         """Run the app; keep its answer when it may be shared."""
         captured: dict[str, Any] = {}
+        ops: list[dict[str, str]] = environ[TRACE_KEY]["ops"]
 
         def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
             captured["status"], captured["headers"] = status, headers
-            captured["storable"] = self.storable(status, headers)
+            captured["refusal"] = store_refusal(status, headers, self.max_size)
             return start_response(status, [*headers, ("X-Cache", "MISS")], exc_info)
 
         body_iter = self.app(environ, capture)
-        if not captured.get("storable") or environ.get("REQUEST_METHOD") == "HEAD":
+        if environ.get("REQUEST_METHOD") == "HEAD":
+            return body_iter
+        if captured.get("refusal", "not started"):
+            ops.append({"op": "set", "key": key, "result": f"not stored: {captured['refusal']}"})
             return body_iter
         try:
             body = b"".join(body_iter)
@@ -231,44 +272,25 @@ class ResponseCache:
                 close()
         if len(body) > self.max_size:
             counters.too_big += 1
+            ops.append({"op": "set", "key": key, "result": "not stored: too big"})
+            return [body]
+        kept = [(k, v) for k, v in captured["headers"] if k.lower() not in HOP_BY_HOP]
+        entry = (captured["status"], kept, body)
+        # The generation read before the app ran: an answer rendered from data that
+        # changed meanwhile lands in the old, unreachable generation.
+        if self._call("set", generation, key, entry, self.timeout) is True:
+            counters.sets += 1
+            ops.append({"op": "set", "key": key, "result": "stored"})
         else:
-            kept = [(k, v) for k, v in captured["headers"] if k.lower() not in HOP_BY_HOP]
-            if self._call("set", key, (captured["status"], kept, body), self.timeout) is True:
-                counters.sets += 1
-            else:
-                counters.errors += 1
+            counters.errors += 1
+            ops.append({"op": "set", "key": key, "result": "error"})
         return [body]
 
-    def storable(self, status: str, headers: list[tuple[str, str]]) -> bool:
-        """True when an answer with this status and these headers may be shared."""
-        if not status.startswith("200"):
-            return False
-        length = None
-        for name, value in headers:
-            lower = name.lower()
-            if lower == "set-cookie":
-                return False
-            if lower == "cache-control" and any(d in value.lower() for d in UNCACHEABLE):
-                return False
-            if lower == "content-length":
-                length = int(value)
-        return length is not None and length <= self.max_size
-
-    def _write(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        """Pass an unsafe request on; after a success, renew the generation first."""
-
-        def renew_then_start(
-            status: str, headers: list[tuple[str, str]], exc_info: Any = None
-        ) -> Any:
-            if int(status[:3]) < 400:
-                self.renew_generation()
-            return start_response(status, headers, exc_info)
-
-        return self.app(environ, renew_then_start)
-
     def stats(self) -> dict[str, Any]:
-        """This process's counters per namespace, and whether the store is being skipped."""
+        """This process's counters per namespace, the store's evictions, and its state."""
+        evictions = self._call("evictions")
         return {
             "namespaces": {name: c.as_dict() for name, c in self.counters.items()},
+            "evictions": None if evictions is FAILED else evictions,
             "store": "skipped" if time.monotonic() < self.down_until else "in use",
         }

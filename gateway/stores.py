@@ -84,8 +84,9 @@ def shared_store(
 def check_cache_url(url: str) -> str:
     """The URL ``gateway check`` may build with outside uWSGI, after validating ``url``.
 
-    uWSGI's cache exists only inside uWSGI: outside it, the cache name must be one that
-    uwsgi.ini declares (``cache2 = name=...``), and the check builds on a local store.
+    uWSGI's cache exists only inside uWSGI: outside it, the caches the gateway uses
+    (``NAME`` and ``NAME-pages``, gateway.page_stores) must be ones that uwsgi.ini
+    declares (``cache2 = name=...``), and the check builds on a local store.
     """
     cache_settings(url)
     if urlsplit(url).scheme != "uwsgi" or importlib.util.find_spec("uwsgi") is not None:
@@ -94,8 +95,9 @@ def check_cache_url(url: str) -> str:
     declared = re.findall(
         r"^cache2\s*=\s*name=([^,\s]+)", (REPO_ROOT / "uwsgi.ini").read_text(), re.M
     )
-    if name not in declared:
+    missing = [n for n in (name, f"{name}-pages") if n not in declared]
+    if missing:
         raise ConfigError(
-            [f"GATEWAY_CACHE_URL {url!r}: uwsgi.ini declares no cache2 named {name!r}"]
+            [f"GATEWAY_CACHE_URL {url!r}: uwsgi.ini declares no cache2 {n!r}" for n in missing]
         )
     return "simple://gateway-check"

@@ -1,0 +1,210 @@
+"""Where the response cache keeps shared answers, one data generation at a time.
+
+Every stored answer belongs to the generation that was current when its request began;
+an invalidation starts a new generation and drops the old one whole, so stale entries
+become unreachable at once and their memory is reclaimed, never left to pile up:
+
+- ``SimplePages``: one dict per generation, in this process (development, tests);
+- ``UwsgiPages``: uWSGI's cache2 ``<name>-pages`` for answers (cleared on invalidation)
+  and the generation token in cache2 ``<name>``, shared by every worker of the master;
+- ``RedisPages``: one Redis hash per generation (``UNLINK``ed on invalidation), shared
+  by every node.
+
+A slow request that read old data and stores its answer after an invalidation writes
+into its own, old generation: unreachable, and reclaimed (cleared, evicted or expired).
+Each store method may raise; the response cache guards every call.
+
+    pages = page_store("redis://127.0.0.1:6379/0")
+    token = pages.generation() or pages.renew()
+    pages.set(token, key, entry, timeout=300)
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+import socket
+import threading
+import uuid
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+from cachelib import SimpleCache
+
+GENERATION_KEY = "gateway:generation"
+
+# One in-process store per URL, like gateway.stores.shared_store: gateways built twice in
+# one process (tests) share it.
+_simple: dict[str, SimplePages] = {}
+_lock = threading.Lock()
+
+
+class PageStore(Protocol):
+    """What the response cache needs of a store."""
+
+    name: str
+
+    def generation(self) -> str | None:
+        """The current generation token, or None when there is none yet."""
+
+    def renew(self) -> str:
+        """Start a new generation, drop the previous one whole, return the new token."""
+
+    def get(self, generation: str, key: str) -> Any:
+        """The entry stored under ``key`` in ``generation``, or None."""
+
+    def set(self, generation: str, key: str, entry: Any, timeout: int) -> bool:
+        """Store ``entry``; False when the store refused it."""
+
+    def evictions(self) -> int | None:
+        """Entries the store dropped to make room, when it counts them."""
+
+
+def _token() -> str:
+    return uuid.uuid4().hex
+
+
+def _option(value: str | bytes) -> str:
+    """A value of ``uwsgi.opt`` as text."""
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _cache_name(cache2: str) -> str | None:
+    """The ``name=`` of a ``cache2`` option (``name=gateway,items=2000,...``)."""
+    pairs = (part.split("=", 1) for part in cache2.split(",") if "=" in part)
+    return dict(pairs).get("name")
+
+
+class SimplePages:
+    """Generations in this process's memory."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._token: str | None = None
+        self._pages: dict[str, SimpleCache] = {}
+        self._lock = threading.Lock()
+
+    def generation(self) -> str | None:
+        return self._token
+
+    def renew(self) -> str:
+        with self._lock:
+            self._token = _token()
+            self._pages = {self._token: SimpleCache(threshold=2000)}
+            return self._token
+
+    def get(self, generation: str, key: str) -> Any:
+        pages = self._pages.get(generation)
+        return None if pages is None else pages.get(key)
+
+    def set(self, generation: str, key: str, entry: Any, timeout: int) -> bool:
+        pages = self._pages.get(generation)
+        if pages is None:  # an old generation's answer is simply not kept
+            return True
+        return bool(pages.set(key, entry, timeout))
+
+    def evictions(self) -> int | None:
+        return None
+
+
+class UwsgiPages:
+    """uWSGI's cache2: answers in ``<name>-pages``, the token in ``<name>``."""
+
+    def __init__(self, name: str) -> None:
+        import uwsgi  # only importable inside uWSGI
+
+        self.uwsgi = uwsgi
+        self.name = name
+        self.pages = f"{name}-pages"
+        # uWSGI would only fail later, on the first write: refuse to start instead.
+        declared = uwsgi.opt.get("cache2") or []
+        if not isinstance(declared, list):
+            declared = [declared]
+        names = {_cache_name(_option(d)) for d in declared}
+        for cache in (name, self.pages):
+            if cache not in names:
+                raise RuntimeError(f"uwsgi.ini declares no cache2 named {cache!r}")
+
+    def generation(self) -> str | None:
+        token = self.uwsgi.cache_get(GENERATION_KEY, self.name)
+        return token.decode() if token else None
+
+    def renew(self) -> str:
+        token = _token()
+        if not self.uwsgi.cache_update(GENERATION_KEY, token.encode(), 0, self.name):
+            raise RuntimeError(f"uWSGI cache {self.name!r} did not keep the generation")
+        if self.uwsgi.cache_clear(self.pages) is None:
+            raise RuntimeError(f"uWSGI cache {self.pages!r} could not be cleared")
+        return token
+
+    def get(self, generation: str, key: str) -> Any:
+        raw = self.uwsgi.cache_get(f"{generation}:{key}", self.pages)
+        return None if raw is None else pickle.loads(raw)
+
+    def set(self, generation: str, key: str, entry: Any, timeout: int) -> bool:
+        raw = pickle.dumps(entry, pickle.HIGHEST_PROTOCOL)
+        return bool(self.uwsgi.cache_update(f"{generation}:{key}", raw, timeout, self.pages))
+
+    def evictions(self) -> int | None:
+        """uWSGI's own count of least-recently-used answers purged (its stats "full")."""
+        path = self.uwsgi.opt.get("stats")
+        if not path:
+            return None
+        with socket.socket(socket.AF_UNIX) as sock:
+            sock.settimeout(1)
+            sock.connect(_option(path))
+            data = b"".join(iter(lambda: sock.recv(65536), b""))
+        caches = json.loads(data).get("caches", [])
+        return next((int(c["full"]) for c in caches if c.get("name") == self.pages), None)
+
+
+class RedisPages:
+    """Redis: the token in one key, each generation's answers in one hash."""
+
+    def __init__(self, name: str, client: Any) -> None:
+        self.name = name
+        self.client = client
+
+    def _hash(self, generation: str) -> str:
+        return f"gateway:pages:{generation}"
+
+    def generation(self) -> str | None:
+        token = self.client.get(GENERATION_KEY)
+        return token.decode() if token else None
+
+    def renew(self) -> str:
+        token = _token()
+        old = self.client.getset(GENERATION_KEY, token)
+        if old:
+            self.client.unlink(self._hash(old.decode()))
+        return token
+
+    def get(self, generation: str, key: str) -> Any:
+        raw = self.client.hget(self._hash(generation), key)
+        return None if raw is None else pickle.loads(raw)
+
+    def set(self, generation: str, key: str, entry: Any, timeout: int) -> bool:
+        name = self._hash(generation)
+        pipe = self.client.pipeline(transaction=False)
+        pipe.hset(name, key, pickle.dumps(entry, pickle.HIGHEST_PROTOCOL))
+        # The generation expires as a whole, `timeout` after its first answer: no entry
+        # lives longer than that, and an abandoned generation goes away by itself.
+        pipe.expire(name, timeout, nx=True)
+        pipe.execute()
+        return True
+
+    def evictions(self) -> int | None:
+        return int(self.client.info("stats").get("evicted_keys", 0))
+
+
+def page_store(url: str, shared: Any) -> PageStore:
+    """The page store for ``GATEWAY_CACHE_URL`` ``url``, beside flask-caching's ``shared``."""
+    parts = urlsplit(url)
+    scheme = parts.scheme or url
+    if scheme == "uwsgi":
+        return UwsgiPages(parts.netloc)
+    if scheme == "redis":
+        # The same connection pool and timeouts as flask-caching's store.
+        return RedisPages(url, shared._write_client)
+    with _lock:
+        return _simple.setdefault(url, SimplePages(url))
