@@ -1,48 +1,66 @@
-"""The ``gateway`` console script: routes, mounts, check, run, secrets.
+"""The ``gateway`` console script: routes, mounts, check, run, secrets, cache-stats.
 
 Every command reads its configuration from the environment (and the generated secrets
 file), like uWSGI does. Tests hand a mapping as click's ``obj`` instead.
+
+A fresh checkout has no secrets yet. In the development and testing profiles every
+command generates them first (``gateway.secret_file``, as ``make dev`` does): they are
+local, throwaway and git-ignored, and building without them (or without the toolbar
+that needs them) would show another gateway than the one ``make dev`` serves. In
+production nothing is invented: the command refuses, one line per problem, and says
+what to run. No command ends in a traceback for a configuration or environment problem.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import urllib.error
 import urllib.request
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any, NoReturn
 
 import click
 from werkzeug.serving import run_simple
 
-from gateway.mounts import GATEWAY_PREFIX, Gateway, build_gateway
-from gateway.secret_file import ensure_secrets
+from gateway.mounts import Gateway, build_gateway
+from gateway.secret_file import FILENAME, GENERATED, ensure_secrets, read_secrets
 from gateway.settings import PROFILES, ConfigError, data_dir, resolve_source
 from gateway.stores import check_cache_url
 
 
-def _source(ctx: click.Context, profile: str | None = None) -> Mapping[str, Any] | str | None:
-    """What to build from: the test's mapping, a profile name, or the environment."""
-    if ctx.obj is not None:
-        return {**ctx.obj, "GATEWAY_PROFILE": profile} if profile else ctx.obj
-    return profile
+def _source(ctx: click.Context, profile: str | None = None) -> dict[str, Any]:
+    """What to build from: the test's mapping or the environment, over the secrets file.
+
+    Outside production, secrets that neither provides are generated into the data dir
+    first. ``profile`` replaces the source's ``GATEWAY_PROFILE``.
+    """
+    base: dict[str, Any] = dict(ctx.obj if ctx.obj is not None else os.environ)
+    if profile:
+        base["GATEWAY_PROFILE"] = profile
+    _, resolved = resolve_source(base)  # an unknown profile is refused here
+    root = data_dir(base)
+    if resolved != "production" and any(not base.get(key) for key in GENERATED):
+        ensure_secrets(root)
+    return {**read_secrets(root), **base}
 
 
 def _refuse(ctx: click.Context, problems: Sequence[str]) -> NoReturn:
-    """Exit 1 with one ``error:`` line per problem."""
+    """Exit 1 with one ``error:`` line per problem, and what to run when secrets lack."""
     for problem in problems:
         click.echo(f"error: {problem}", err=True)
+    if any(f"{key} is missing" in problem for key in GENERATED for problem in problems):
+        source = ctx.obj if ctx.obj is not None else os.environ
+        where = data_dir(source) / FILENAME
+        click.echo(f"hint: `gateway secrets` generates the missing ones into {where}", err=True)
     ctx.exit(1)
     raise AssertionError("unreachable: ctx.exit raises")
 
 
-def _build(ctx: click.Context, profile: str | None = None) -> Gateway:
-    """Build the gateway or exit with one line per configuration problem."""
-    try:
-        return build_gateway(_source(ctx, profile))
-    except ConfigError as exc:
-        _refuse(ctx, exc.problems)
+def _build(ctx: click.Context, profile: str | None = None, **overrides: str) -> Gateway:
+    """Build the gateway (``overrides`` win over the source); ConfigError is refused."""
+    return build_gateway({**_source(ctx, profile), **overrides})
 
 
 def _table(rows: Sequence[Sequence[str]]) -> None:
@@ -52,7 +70,21 @@ def _table(rows: Sequence[Sequence[str]]) -> None:
         click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
 
 
-@click.group()
+class Commands(click.Group):
+    """The command group; a configuration or environment problem is one line, exit 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run the command, turning expected failures into ``error:`` lines."""
+        try:
+            return super().invoke(ctx)
+        except ConfigError as exc:
+            _refuse(ctx, exc.problems)
+        except (OSError, sqlite3.Error) as exc:
+            # An unwritable data dir, an unreadable catalogue: say which, not where in code.
+            _refuse(ctx, [f"{type(exc).__name__}: {exc}"])
+
+
+@click.group(cls=Commands)
 def main() -> None:
     """Operate the gateway: the website at / and the JSON API at /backend."""
 
@@ -61,13 +93,9 @@ def main() -> None:
 @click.pass_context
 def routes(ctx: click.Context) -> None:
     """Every route of every mounted app, with its full public path."""
-    gateway = _build(ctx)
     rows = [("PATH", "METHODS", "ENDPOINT", "APP")]
-    for prefix, app in sorted(gateway.apps.items()):
-        for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
-            methods = ",".join(sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}))
-            rows.append((prefix + rule.rule, methods, rule.endpoint, app.name))
-    rows.append((f"{GATEWAY_PREFIX}/health", "GET", "gateway.health", "gateway"))
+    for route in _build(ctx).inventory.routes:
+        rows.append((route.path, ",".join(route.methods), route.endpoint, route.app))
     _table(rows)
 
 
@@ -75,11 +103,9 @@ def routes(ctx: click.Context) -> None:
 @click.pass_context
 def mounts(ctx: click.Context) -> None:
     """The mount table: prefix, app, config profile, cache namespace."""
-    gateway = _build(ctx)
     rows = [("PREFIX", "APP", "PROFILE", "NAMESPACE")]
-    for mount in gateway.mounts:
-        app = gateway.apps[mount.prefix]
-        rows.append((mount.prefix or "/", mount.app, app.config["PROFILE"], mount.namespace))
+    for mount in _build(ctx).inventory.mounts:
+        rows.append((mount.shown_prefix, mount.app, mount.profile, mount.namespace))
     _table(rows)
 
 
@@ -107,8 +133,7 @@ def check(ctx: click.Context, profile: str | None) -> None:
 @click.pass_context
 def secrets(ctx: click.Context) -> None:
     """Generate the secrets and API token into the data dir (once) and print where."""
-    source, _ = resolve_source(ctx.obj)
-    click.echo(ensure_secrets(data_dir(source)))
+    click.echo(ensure_secrets(data_dir(ctx.obj if ctx.obj is not None else os.environ)))
 
 
 @main.command("cache-stats")
@@ -131,7 +156,13 @@ def cache_stats(ctx: click.Context, url: str) -> None:
     except OSError as exc:
         click.echo(f"error: {url} does not answer: {exc}", err=True)
         ctx.exit(1)
-    cache = body["cache"]
+    except ValueError as exc:  # a malformed URL, or an answer that is not JSON
+        click.echo(f"error: {url} is not a gateway's health answer: {exc}", err=True)
+        ctx.exit(1)
+    cache = body.get("cache") if isinstance(body, dict) else None
+    if not isinstance(cache, dict):
+        click.echo(f"error: {url}/_gateway/health has no cache section", err=True)
+        ctx.exit(1)
     click.echo(f"store: {cache['status']} ({cache.get('store', 'no response cache')})")
     rows = [("NAMESPACE", "HITS", "MISSES", "SETS", "ERRORS", "TOO_BIG")]
     for name, c in sorted(cache.get("namespaces", {}).items()):
@@ -145,10 +176,16 @@ def cache_stats(ctx: click.Context, url: str) -> None:
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.pass_context
 def run(ctx: click.Context, host: str, port: int) -> None:
-    """Serve the composed gateway with Werkzeug's reloader and debugger (development)."""
-    source, _ = resolve_source(ctx.obj)
+    """Serve the composed gateway with Werkzeug's reloader and debugger (development).
+
+    External URLs and the toolbar follow the address it listens on, unless
+    ``GATEWAY_SERVER_NAME`` says otherwise.
+    """
+    source = ctx.obj if ctx.obj is not None else os.environ
     ensure_secrets(data_dir(source))
-    gateway = _build(ctx)
+    shown = "127.0.0.1" if host in ("", "0.0.0.0", "::") else host
+    server_name = f"[{shown}]:{port}" if ":" in shown else f"{shown}:{port}"
+    gateway = _build(ctx, GATEWAY_SERVER_NAME=source.get("GATEWAY_SERVER_NAME") or server_name)
     use_debugger = any(app.config["USE_DEBUGGER"] for app in gateway.apps.values())
     # run_simple wraps DebuggedApplication around the whole WSGI callable; `flask run`
     # cannot serve a DispatcherMiddleware.

@@ -13,7 +13,13 @@ from gateway import cache_policy
 from gateway.extensions import cache, csrf, toolbar
 from gateway.mounts import MOUNTS, Mount, prefix_of
 from gateway.sessions import GatewaySessionInterface
-from gateway.settings import ConfigError, config_problems, load_config, resolve_source
+from gateway.settings import (
+    ConfigError,
+    config_problems,
+    load_config,
+    resolve_source,
+    toolbar_problems,
+)
 from gateway.stores import cache_settings
 
 
@@ -40,10 +46,11 @@ def create_app(
     app.config["MOUNT_PREFIXES"] = {mount.app: mount.prefix for mount in mounts}
     app.config["CACHE_NAMESPACE"] = next(m.namespace for m in mounts if m.app == name)
 
-    if profile == "production":
-        problems = config_problems(app.config)
-        if problems:
-            raise ConfigError(problems)
+    problems = config_problems(app.config) if profile == "production" else []
+    # Said in one line here, instead of flask-debugtoolbar's RuntimeError at init_app.
+    problems += toolbar_problems(app.config)
+    if problems:
+        raise ConfigError(problems)
 
     # The session cookie is read by the same function the response cache asks.
     app.session_interface = GatewaySessionInterface()

@@ -24,6 +24,8 @@ from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from gateway.build_id import source_digest
 from gateway.extensions import cache
 from gateway.health import HealthApp
+from gateway.inventory import EXTENSION_KEY as INVENTORY_KEY
+from gateway.inventory import Inventory, RouteRow, mount_table, route_table
 from gateway.page_stores import page_store
 from gateway.request_id import RequestIdMiddleware, configure_logging
 from gateway.response_cache import EXTENSION_KEY, ResponseCache, Route
@@ -119,6 +121,11 @@ class Gateway:
             if any([app.extensions.pop("catalogue_seeded", False) for app in apps.values()]):
                 self.cache.invalidate()
         self.wsgi_app = RequestIdMiddleware(self.cache or dispatcher)
+        # Both tables once, for `gateway routes`/`mounts` and each app's toolbar panels.
+        health = RouteRow(f"{GATEWAY_PREFIX}/health", ("GET",), "gateway.health", "gateway")
+        self.inventory = Inventory(mount_table(mounts, apps), route_table(apps, [health]))
+        for app in apps.values():
+            app.extensions[INVENTORY_KEY] = self.inventory
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         return self.wsgi_app(environ, start_response)

@@ -80,12 +80,35 @@ class Base:
     WTF_CSRF_TIME_LIMIT = None
 
 
+# flask-debugtoolbar's own panels, minus SQLAlchemy's (this project has no SQLAlchemy).
+STOCK_PANELS = (
+    "flask_debugtoolbar.panels.versions.VersionDebugPanel",
+    "flask_debugtoolbar.panels.timer.TimerDebugPanel",
+    "flask_debugtoolbar.panels.headers.HeaderDebugPanel",
+    "flask_debugtoolbar.panels.request_vars.RequestVarsDebugPanel",
+    "flask_debugtoolbar.panels.config_vars.ConfigVarsDebugPanel",
+    "flask_debugtoolbar.panels.template.TemplateDebugPanel",
+    "flask_debugtoolbar.panels.logger.LoggingPanel",
+    "flask_debugtoolbar.panels.route_list.RouteListDebugPanel",
+    "flask_debugtoolbar.panels.profiler.ProfilerDebugPanel",
+    "flask_debugtoolbar.panels.g.GDebugPanel",
+)
+# The gateway's panels (gateway.panels): they see every mounted app, not just one.
+GATEWAY_PANELS = (
+    "gateway.panels.GatewayPanel",
+    "gateway.panels.CachePanel",
+    "gateway.panels.RoutesPanel",
+)
+
+
 class Development(Base):
     """``make dev``: debug, reloader, debugger and toolbar on both apps."""
 
     DEBUG = True
     DEBUG_TB_ENABLED = True
+    DEBUG_TB_PANELS = (*STOCK_PANELS, *GATEWAY_PANELS)
     USE_DEBUGGER = True
+    # `gateway run --port N` replaces it with the address it listens on.
     SERVER_NAME = "127.0.0.1:5000"
 
 
@@ -192,6 +215,19 @@ def _secret_problem(value: Any) -> str | None:
     if len(text) < MIN_SECRET_LENGTH:
         return f"is shorter than {MIN_SECRET_LENGTH} characters"
     return None
+
+
+def toolbar_problems(config: Config) -> list[str]:
+    """Why the debug toolbar cannot start outside production (it needs the app's secret)."""
+    if config["PROFILE"] == "production" or not config.get("DEBUG_TB_ENABLED"):
+        return []
+    if config.get("SECRET_KEY"):
+        return []
+    prefix = config["ENV_PREFIX"]
+    return [
+        f"{prefix}: the debug toolbar needs {prefix}_SECRET_KEY: "
+        "run `gateway secrets` (or `make dev`) first"
+    ]
 
 
 def config_problems(config: Config) -> list[str]:

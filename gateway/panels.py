@@ -1,0 +1,271 @@
+"""flask-debugtoolbar panels that see the whole gateway, where the stock ones see one app.
+
+The development profile lists them for every app (``DEBUG_TB_PANELS``, gateway.settings):
+
+- ``GatewayPanel``: the mount table, which app served this request, ``SCRIPT_NAME`` and
+  ``PATH_INFO`` as that app saw them, and the request id;
+- ``CachePanel``: this request's reads and writes of the shared store (the response
+  cache's trace in ``environ["gateway.cache"]``), whether the app would let the answer
+  be shared and, if not, the rule that refused it, and the store in use;
+- ``RoutesPanel``: every route of every mounted app under its public path.
+
+The toolbar renders ``title()`` and ``content()`` unescaped, and a panel's template
+environment only sees the toolbar's own templates, so these panels build their HTML
+with markupsafe: every value goes through ``_text``, which escapes it as plain text::
+
+    DEBUG_TB_PANELS = (*STOCK_PANELS, "gateway.panels.GatewayPanel", ...)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any, cast
+from urllib.parse import urlsplit, urlunsplit
+
+from flask import Response as FlaskResponse
+from flask import current_app, request
+from flask_debugtoolbar.panels import DebugPanel
+from markupsafe import Markup, escape
+from werkzeug import Request, Response
+
+from gateway.cache_policy import share_refusal
+from gateway.inventory import EXTENSION_KEY as INVENTORY_KEY
+from gateway.inventory import Inventory, route_table
+from gateway.request_id import HEADER, current_request_id
+from gateway.response_cache import TRACE_KEY
+
+NOTHING = Markup("")
+
+
+def _text(value: object) -> Markup:
+    """``value`` as escaped text; ``str()`` first, so nothing passes as trusted markup."""
+    return escape(str(value))
+
+
+def _table(head: Sequence[str], rows: Iterable[Sequence[object]], mark: int = -1) -> Markup:
+    """An HTML table in the toolbar's style; row number ``mark`` is emphasised."""
+    cells = NOTHING.join(Markup("<th>{}</th>").format(_text(h)) for h in head)
+    body = NOTHING
+    for number, row in enumerate(rows):
+        tds = NOTHING.join(
+            Markup("<td>{}</td>").format(v if isinstance(v, Markup) else _text(v)) for v in row
+        )
+        shade = "flDebugOdd" if number % 2 == 0 else "flDebugEven"
+        extra = ' aria-current="true" style="font-weight:bold"' if number == mark else ""
+        body += Markup('<tr class="{}"{}>{}</tr>').format(shade, Markup(extra), tds)
+    return Markup("<table><thead><tr>{}</tr></thead><tbody>{}</tbody></table>").format(cells, body)
+
+
+def _section(heading: str, inner: Markup) -> Markup:
+    """A headed part of a panel."""
+    return Markup("<h4>{}</h4>{}").format(_text(heading), inner)
+
+
+def _wsgi_text(value: str) -> str:
+    """A WSGI path string (bytes as latin-1) as the UTF-8 text Werkzeug reads from it."""
+    return value.encode("latin-1", "replace").decode("utf-8", "replace")
+
+
+def _inventory() -> Inventory:
+    """The gateway's tables; an app built alone (no ``Gateway``) lists only itself."""
+    found = current_app.extensions.get(INVENTORY_KEY)
+    if isinstance(found, Inventory):
+        return found
+    prefix = str(current_app.config.get("APPLICATION_ROOT") or "/").rstrip("/")
+    return Inventory((), route_table({prefix: current_app}))
+
+
+def redact_url(url: str) -> str:
+    """``url`` without its password (``redis://:secret@host`` shows ``redis://:***@host``)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.hostname or ""
+    netloc = f"{user}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+class GatewayPanel(DebugPanel):
+    """Where this request went: the mount table and the app that served it."""
+
+    name = "Gateway"
+    has_content = True
+
+    def __init__(self, jinja_env: Any, context: dict[str, Any] | None = None) -> None:
+        super().__init__(jinja_env, context)
+        self.seen: dict[str, str] = {}
+
+    def nav_title(self) -> str:
+        """The toolbar's label."""
+        return "Gateway"
+
+    def nav_subtitle(self) -> str:
+        """Which app served this request, at which prefix."""
+        return f"{self.seen.get('app', '?')} at {self.seen.get('prefix', '?')}"
+
+    def title(self) -> str:
+        """The panel's heading (rendered unescaped: a constant)."""
+        return "Gateway: mounts and this request"
+
+    def url(self) -> str:
+        """No separate page: the content is inline."""
+        return ""
+
+    def process_request(self, request: Request) -> None:
+        """Note what the serving app sees before its view runs."""
+        environ = request.environ
+        self.seen = {
+            "app": current_app.name,
+            "prefix": str(current_app.config.get("APPLICATION_ROOT") or "/"),
+            "profile": str(current_app.config.get("PROFILE", "?")),
+            "namespace": str(current_app.config.get("CACHE_NAMESPACE", "?")),
+            "script_name": _wsgi_text(environ.get("SCRIPT_NAME", "")),
+            "path_info": _wsgi_text(environ.get("PATH_INFO", "")),
+            # The middleware rewrote the header to the id it kept or generated.
+            "request_id": request.headers.get(HEADER) or current_request_id.get(),
+        }
+
+    def content(self) -> str:
+        """This request as the serving app saw it, then the whole mount table."""
+        seen = self.seen
+        this = _table(
+            ("Key", "Value"),
+            [
+                ("Served by", seen.get("app", "?")),
+                ("Mount prefix", seen.get("prefix", "?")),
+                ("Profile", seen.get("profile", "?")),
+                ("Cache namespace", seen.get("namespace", "?")),
+                ("SCRIPT_NAME", seen.get("script_name", "")),
+                ("PATH_INFO", seen.get("path_info", "")),
+                (HEADER, seen.get("request_id", "-")),
+            ],
+        )
+        mounts = _inventory().mounts
+        rows = [(m.shown_prefix, m.app, m.profile, m.namespace) for m in mounts]
+        served = next((i for i, m in enumerate(mounts) if m.app == seen.get("app")), -1)
+        table = _table(("Prefix", "App", "Profile", "Cache namespace"), rows, mark=served)
+        if not mounts:
+            table = Markup("<p>This app was built alone, outside a gateway.</p>")
+        return str(_section("This request", this) + _section("Mount table", table))
+
+
+class CachePanel(DebugPanel):
+    """The shared store on this request: reads and writes, and whether it may be shared."""
+
+    name = "Cache"
+    has_content = True
+
+    def __init__(self, jinja_env: Any, context: dict[str, Any] | None = None) -> None:
+        super().__init__(jinja_env, context)
+        self.trace: dict[str, Any] | None = None
+        self.refusal: str | None = None
+
+    def nav_title(self) -> str:
+        """The toolbar's label."""
+        return "Shared cache"
+
+    def nav_subtitle(self) -> str:
+        """Hit, miss or bypass, and whether this answer would be shared."""
+        results = [str(op.get("result", "?")) for op in self._ops() if op.get("op") == "get"]
+        read = results[0] if results else ("bypassed" if self._bypass() else "not used")
+        return f"{read}, {'not shared' if self.refusal else 'shared'}"
+
+    def title(self) -> str:
+        """The panel's heading (rendered unescaped: a constant)."""
+        return "Shared cache: this request"
+
+    def url(self) -> str:
+        """No separate page: the content is inline."""
+        return ""
+
+    def _ops(self) -> list[dict[str, Any]]:
+        """The store operations traced so far (the trace is shared with the middleware)."""
+        ops = (self.trace or {}).get("ops") or []
+        return [op for op in ops if isinstance(op, dict)]
+
+    def _bypass(self) -> str | None:
+        """Why the response cache did not use the store for this request, if it did not."""
+        reason = (self.trace or {}).get("bypass")
+        return str(reason) if reason else None
+
+    def process_request(self, request: Request) -> None:
+        """Keep the response cache's trace of this request (None: the cache is off)."""
+        trace = request.environ.get(TRACE_KEY)
+        self.trace = trace if isinstance(trace, dict) else None
+
+    def process_response(self, req: Request, response: Response) -> None:
+        """Ask the app's own sharing rule about the answer about to leave."""
+        # The toolbar hands Flask's own request and response, typed as Werkzeug's.
+        self.refusal = share_refusal(request, cast(FlaskResponse, response))
+
+    def content(self) -> str:
+        """The store, the response cache's operations, and the app's sharing decision."""
+        url = redact_url(str(current_app.config.get("CACHE_URL", "?")))
+        store = [("GATEWAY_CACHE_URL", url)]
+        if self.trace is None:
+            store.append(("Response cache", "off (GATEWAY_RESPONSE_CACHE=false)"))
+        else:
+            store.append(("Page store", redact_url(str(self.trace.get("store", "?")))))
+        parts = _section("Store in use", _table(("Key", "Value"), store))
+
+        ops = [(op.get("op", "?"), op.get("key", ""), op.get("result", "?")) for op in self._ops()]
+        if ops:
+            operations = _table(("Operation", "Key", "Result"), ops)
+        elif self.trace is None:
+            operations = Markup("<p>No operations: the response cache is off.</p>")
+        else:
+            reason = self._bypass() or "no operation was traced"
+            operations = Markup("<p>None: the store was bypassed, because {}.</p>").format(
+                _text(reason)
+            )
+        parts += _section("Reads and writes of the shared store", operations)
+
+        if self.refusal:
+            verdict = Markup("<p><strong>Not shared</strong>, refused by the rule: {}.</p>")
+            verdict = verdict.format(_text(self.refusal))
+        else:
+            verdict = Markup("<p><strong>Shared</strong>: the app marked it public.</p>")
+        return str(parts + _section("Would this answer be shared?", verdict))
+
+
+class RoutesPanel(DebugPanel):
+    """Every route of every mounted app, where the stock Route List knows one app."""
+
+    name = "GatewayRoutes"
+    has_content = True
+
+    def __init__(self, jinja_env: Any, context: dict[str, Any] | None = None) -> None:
+        super().__init__(jinja_env, context)
+        self.matched: tuple[str, str] | None = None
+
+    def nav_title(self) -> str:
+        """The toolbar's label."""
+        return "All routes"
+
+    def nav_subtitle(self) -> str:
+        """How many routes, in how many apps."""
+        routes = _inventory().routes
+        return f"{len(routes)} routes, {len({r.app for r in routes})} apps"
+
+    def title(self) -> str:
+        """The panel's heading (rendered unescaped: a constant)."""
+        return "Routes of every mounted app"
+
+    def url(self) -> str:
+        """No separate page: the content is inline."""
+        return ""
+
+    def process_request(self, req: Request) -> None:
+        """Note the rule that matched, to mark its row."""
+        rule = request.url_rule
+        if rule is not None:
+            root = str(current_app.config.get("APPLICATION_ROOT") or "/").rstrip("/")
+            self.matched = (root + rule.rule, current_app.name)
+
+    def content(self) -> str:
+        """The route table of ``gateway routes``."""
+        routes = _inventory().routes
+        rows = [(r.path, ", ".join(r.methods), r.endpoint, r.app) for r in routes]
+        mark = next((i for i, r in enumerate(routes) if (r.path, r.app) == self.matched), -1)
+        return str(_table(("Public path", "Methods", "Endpoint", "App"), rows, mark=mark))
