@@ -21,9 +21,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from selenium.webdriver.remote.webdriver import WebDriver
+
+from tests.integration.chromium import start_chromium
 
 REPO = Path(__file__).resolve().parents[2]
 VENV = Path(sys.prefix)
+# Screenshots and other files a test leaves for people to look at (git-ignored).
+ARTIFACTS = Path(os.environ.get("GATEWAY_TEST_ARTIFACTS") or REPO / "test-artifacts")
 
 
 @dataclass
@@ -194,6 +199,93 @@ def stack() -> Iterator[Runner]:
     yield runner
     stop_runner(runner)
     shutil.rmtree(base, ignore_errors=True)
+
+
+@dataclass
+class DevServer:
+    """`make dev`'s server (`gateway run`, development profile) in a private data dir."""
+
+    port: int
+    data_dir: Path
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def token(self) -> str:
+        """The API token `gateway run` generated on its first start."""
+        token: str = json.loads((self.data_dir / "secrets.json").read_text())["BACKEND_API_TOKEN"]
+        return token
+
+
+def start_dev_server(data_dir: Path, **env: str) -> DevServer:
+    """Start `gateway run --port N` with a clean environment and wait until it serves."""
+    port = free_port()
+    environ = {
+        "PATH": os.environ["PATH"],
+        "GATEWAY_PROFILE": "development",
+        "GATEWAY_DATA_DIR": str(data_dir),
+        **env,
+    }
+    log = data_dir.parent / f"{data_dir.name}-dev.log"
+    process = subprocess.Popen(
+        [VENV / "bin" / "gateway", "run", "--port", str(port)],
+        env=environ,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        # Its own process group: the reloader's child is found by it if it outlives its parent.
+        start_new_session=True,
+    )
+    server = DevServer(port, data_dir, process, log)
+    try:
+        wait_until_healthy(port, 60)
+    except TimeoutError:
+        stop_dev_server(server)
+        raise AssertionError(f"gateway run did not serve:\n{log.read_text()}") from None
+    return server
+
+
+def stop_dev_server(server: DevServer) -> None:
+    """SIGTERM the reloader (it kills the serving child), then sweep its process group."""
+    pid = server.process.pid
+    if server.process.poll() is None:
+        server.process.send_signal(signal.SIGTERM)
+        try:
+            server.process.wait(15)
+        except subprocess.TimeoutExpired:
+            server.process.kill()
+            server.process.wait(5)
+    try:
+        os.killpg(pid, signal.SIGKILL)  # only what this server started is left in its group
+    except ProcessLookupError:
+        pass
+
+
+@pytest.fixture(scope="module")
+def dev_server() -> Iterator[DevServer]:
+    """One `make dev` server per module, started on a fresh, empty data dir."""
+    base = Path(tempfile.mkdtemp(prefix="gateway-dev-"))
+    server = start_dev_server(base / "data")
+    yield server
+    stop_dev_server(server)
+    shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[WebDriver]:
+    """One headless Chromium per module (tests/integration/chromium.py)."""
+    with start_chromium() as driver:
+        yield driver
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    """Where screenshots go: $GATEWAY_TEST_ARTIFACTS or test-artifacts/ in the checkout."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS
 
 
 def pid_alive(pid: int) -> bool:

@@ -6,111 +6,34 @@ would try to download a browser). Only 127.0.0.1 is contacted.
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
-from selenium.webdriver.support import expected_conditions as ec
-from selenium.webdriver.support.ui import WebDriverWait
 
+from tests.integration.chromium import Browser
 from tests.integration.conftest import Runner
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
-CHROMIUM_FLAGS = (
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-)
+pytestmark = pytest.mark.browser
+
 SESSION_COOKIE = "gateway_site_session"
-DEFAULT_SIZE = (1280, 900)
-WAIT = 10
-
-
-@dataclass
-class Browser:
-    """One Chromium, pointed at the stack under test."""
-
-    driver: WebDriver
-    base: str
-
-    def open(self, path: str) -> None:
-        """Load ``path`` of the stack, as typed in the address bar."""
-        self.driver.get(self.base + path)
-
-    def path(self) -> str:
-        """The path (and query) the browser shows now."""
-        url = urlsplit(self.driver.current_url)
-        assert f"{url.scheme}://{url.netloc}" == self.base, self.driver.current_url
-        return url.path + (f"?{url.query}" if url.query else "")
-
-    def resize(self, width: int, height: int) -> None:
-        """Make the viewport ``width`` CSS pixels wide (the window height is ``height``)."""
-        self.driver.set_window_size(width, height)
-        inner = self.js("return window.innerWidth")
-        assert inner == width, f"asked for a {width}px wide viewport, got {inner}px"
-
-    def js(self, script: str, *args: Any) -> Any:
-        return self.driver.execute_script(script, *args)
-
-    def wait(self) -> WebDriverWait[WebDriver]:
-        return WebDriverWait(self.driver, WAIT)
-
-    def click_and_wait(self, element: WebElement) -> None:
-        """Click ``element`` and wait until the page it was on has been replaced."""
-        element.click()
-        self.wait().until(ec.staleness_of(element))
-
-    def console_errors(self) -> list[dict[str, Any]]:
-        """The browser's console entries of level SEVERE since the last call."""
-        return [e for e in self.driver.get_log("browser") if e["level"] == "SEVERE"]
 
 
 @pytest.fixture(scope="module")
-def browser(stack: Runner) -> Iterator[Browser]:
-    """One headless Chromium for the module, quit at teardown."""
-    for binary, package in ((CHROMIUM, "chromium"), (CHROMEDRIVER, "chromium-driver")):
-        if not binary.exists():
-            pytest.fail(f"{binary} is missing: install Debian's {package}")
-    profile = tempfile.mkdtemp(prefix="gateway-chromium-")
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in CHROMIUM_FLAGS:
-        options.add_argument(flag)
-    options.add_argument(f"--user-data-dir={profile}")
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-    try:
-        driver.set_page_load_timeout(30)
-        yield Browser(driver, f"http://127.0.0.1:{stack.port}")
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
+def browser(chromium: WebDriver, stack: Runner) -> Browser:
+    """The module's Chromium, pointed at the production stack."""
+    return Browser(chromium, f"http://127.0.0.1:{stack.port}")
 
 
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Browser]:
     """The module's browser with no cookies, the default window size and an empty log."""
-    browser.open("/_gateway/health")
-    browser.driver.delete_all_cookies()
-    browser.resize(*DEFAULT_SIZE)
-    browser.driver.get_log("browser")
+    browser.reset("/_gateway/health")
     yield browser
     browser.open("/_gateway/health")
     browser.driver.delete_all_cookies()
