@@ -48,7 +48,8 @@ def _source(ctx: click.Context, profile: str | None = None) -> dict[str, Any]:
 
 def _refuse(ctx: click.Context, problems: Sequence[str]) -> NoReturn:
     """Exit 1 with one ``error:`` line per problem, and what to run when secrets lack."""
-    for problem in problems:
+    # Each app reports a shared setting's problem; one line per problem is enough.
+    for problem in dict.fromkeys(problems):
         click.echo(f"error: {problem}", err=True)
     if any(f"{key} is missing" in problem for key in GENERATED for problem in problems):
         source = ctx.obj if ctx.obj is not None else os.environ

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import http.server
 import os
+import socket
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
+import pytest
 from click.testing import CliRunner
 
+from gateway import cli
 from gateway.cli import main
 from tests.conftest import make_settings
 from tests.test_settings import production
@@ -101,3 +106,159 @@ def test_cache_stats_reports_a_gateway_that_does_not_answer(runner: CliRunner) -
     result = runner.invoke(main, ["cache-stats", "--url", "http://127.0.0.1:9"])
     assert result.exit_code == 1
     assert "http://127.0.0.1:9 does not answer" in result.output
+
+
+# -- a fresh checkout: no secrets, an empty data dir ------------------------------------
+
+
+def fresh(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run ``gateway ARGS`` with a clean environment and an empty data dir."""
+    data = tmp_path / "fresh-data"
+    environ = {"PATH": os.environ.get("PATH", ""), "GATEWAY_DATA_DIR": str(data), **env}
+    return subprocess.run([SCRIPT, *args], env=environ, capture_output=True, text=True, timeout=60)
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on (bound, then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+@pytest.mark.parametrize(
+    ("args", "expect"),
+    [
+        (["routes"], "/backend/api/extensions"),
+        (["mounts"], "/backend  backend_app   development  backend"),
+        (["check"], "ok: development profile"),
+        (["secrets"], "secrets.json"),
+    ],
+    ids=["routes", "mounts", "check", "secrets"],
+)
+def test_development_commands_work_on_a_fresh_checkout(
+    tmp_path: Path, args: list[str], expect: str
+) -> None:
+    assert not (tmp_path / "fresh-data").exists()
+    result = fresh(tmp_path, *args)
+    assert result.returncode == 0, result.stderr
+    assert expect in result.stdout
+    assert "Traceback" not in result.stderr
+    # The secrets they generated are the data dir's own, private.
+    secrets = tmp_path / "fresh-data" / "secrets.json"
+    assert secrets.stat().st_mode & 0o777 == 0o600
+
+
+def test_routes_on_a_fresh_checkout_lists_the_toolbar_under_both_mounts(tmp_path: Path) -> None:
+    # The development gateway as `make dev` serves it, toolbar included.
+    paths = [line.split()[0] for line in fresh(tmp_path, "routes").stdout.splitlines()[1:]]
+    assert "/_debug_toolbar/static/<path:filename>" in paths
+    assert "/backend/_debug_toolbar/static/<path:filename>" in paths
+
+
+def test_cache_stats_on_a_fresh_checkout_says_nothing_answers(tmp_path: Path) -> None:
+    port = closed_port()
+    result = fresh(tmp_path, "cache-stats", GATEWAY_PORT=str(port))
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr.splitlines() == [
+        f"error: http://127.0.0.1:{port} does not answer: "
+        "<urlopen error [Errno 111] Connection refused>"
+    ]
+
+
+@pytest.mark.parametrize("args", [["routes"], ["mounts"], ["check"], ["run", "--port", "9"]])
+def test_production_commands_say_what_to_run_first(tmp_path: Path, args: list[str]) -> None:
+    result = fresh(tmp_path, *args, GATEWAY_PROFILE="production")
+    assert result.returncode == 1 and result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert lines and all(line.startswith(("error: ", "hint: ")) for line in lines), lines
+    assert "error: FRONTEND: TRUSTED_HOSTS is unset (GATEWAY_TRUSTED_HOSTS)" in lines
+    if args[0] == "run":  # the dev server generates the secrets first, as before
+        assert not [line for line in lines if "is missing" in line]
+    else:  # nothing is invented in production: it says which command makes them
+        assert "error: FRONTEND: FRONTEND_SECRET_KEY is missing" in lines
+        hint = f"hint: `gateway secrets` generates the missing ones into {tmp_path}"
+        assert lines[-1] == f"{hint}/fresh-data/secrets.json"
+        assert not (tmp_path / "fresh-data" / "secrets.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("env", "line"),
+    [
+        ({"GATEWAY_PROFILE": "staging"}, "error: unknown profile 'staging'"),
+        ({"GATEWAY_DATA_DIR": "/proc/no-such-dir"}, "error: FileNotFoundError: "),
+        ({"GATEWAY_CACHE_URL": "memcache://x"}, "error: GATEWAY_CACHE_URL 'memcache://x'"),
+        ({"GATEWAY_MOUNTS": "not json"}, "error: GATEWAY_MOUNTS is not a list of mount objects"),
+    ],
+    ids=["profile", "data-dir", "cache-url", "mounts"],
+)
+def test_bad_settings_are_one_line_not_a_traceback(
+    tmp_path: Path, env: dict[str, str], line: str
+) -> None:
+    result = fresh(tmp_path, "mounts", **env)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith(line) and len(result.stderr.splitlines()) == 1, result.stderr
+
+
+def test_cache_stats_of_something_that_is_not_a_gateway(runner: CliRunner, tmp_path: Path) -> None:
+    # A plain HTTP server on loopback that answers every path with an HTML page.
+    class Page(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+            body = b"<html>not a gateway</html>"
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Page)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}"
+        result = runner.invoke(main, ["cache-stats", "--url", url])
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result.exit_code == 1
+    assert result.output.startswith(f"error: {url} is not a gateway's health answer")
+
+
+@pytest.mark.parametrize(
+    ("args", "server_name"),
+    [
+        (["run", "--port", "5123"], "127.0.0.1:5123"),
+        (["run", "--host", "0.0.0.0", "--port", "8001"], "127.0.0.1:8001"),
+        (["run", "--host", "::1", "--port", "8002"], "[::1]:8002"),
+    ],
+)
+def test_run_serves_the_development_gateway_where_it_listens(
+    runner: CliRunner,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    args: list[str],
+    server_name: str,
+) -> None:
+    served: dict[str, Any] = {}
+
+    def fake_run_simple(host: str, port: int, app: Any, **options: Any) -> None:
+        served.update(host=host, port=port, app=app, **options)
+
+    monkeypatch.setattr(cli, "run_simple", fake_run_simple)
+    # A fresh data dir and no secrets: `run` generates them, as `make dev` always did.
+    settings = {"GATEWAY_PROFILE": "development", "GATEWAY_DATA_DIR": str(tmp_path / "d")}
+    result = runner.invoke(main, args, obj=settings)
+    assert result.exit_code == 0, result.output
+    assert served["use_debugger"] is True and served["use_reloader"] is True
+    for app in served["app"].apps.values():
+        assert app.config["SERVER_NAME"] == server_name
+        assert "debugtoolbar" in app.blueprints
+    assert (tmp_path / "d" / "secrets.json").exists()
+
+    # An explicit GATEWAY_SERVER_NAME still wins.
+    named = {**settings, "GATEWAY_SERVER_NAME": "dev.example:9000"}
+    assert runner.invoke(main, args, obj=named).exit_code == 0
+    assert served["app"].apps[""].config["SERVER_NAME"] == "dev.example:9000"
