@@ -32,7 +32,8 @@ from gateway.cache_policy import share_refusal
 from gateway.inventory import EXTENSION_KEY as INVENTORY_KEY
 from gateway.inventory import Inventory, route_table
 from gateway.request_id import HEADER, current_request_id
-from gateway.response_cache import TRACE_KEY
+from gateway.response_cache import EXTENSION_KEY as CACHE_KEY
+from gateway.response_cache import TRACE_KEY, ResponseCache
 
 NOTHING = Markup("")
 
@@ -160,6 +161,7 @@ class CachePanel(DebugPanel):
         super().__init__(jinja_env, context)
         self.trace: dict[str, Any] | None = None
         self.refusal: str | None = None
+        self.key: str | None = None
 
     def nav_title(self) -> str:
         """The toolbar's label."""
@@ -193,6 +195,12 @@ class CachePanel(DebugPanel):
         """Keep the response cache's trace of this request (None: the cache is off)."""
         trace = request.environ.get(TRACE_KEY)
         self.trace = trace if isinstance(trace, dict) else None
+        # The key the cache gives this URL, to show also when it bypassed the store.
+        cache = current_app.extensions.get(CACHE_KEY)
+        if isinstance(cache, ResponseCache):
+            environ = request.environ
+            path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
+            self.key = cache.key(cache.route_of(path or "/"), environ)
 
     def process_response(self, req: Request, response: Response) -> None:
         """Ask the app's own sharing rule about the answer about to leave."""
@@ -219,6 +227,10 @@ class CachePanel(DebugPanel):
             operations = Markup("<p>None: the store was bypassed, because {}.</p>").format(
                 _text(reason)
             )
+            if self.key:
+                operations += Markup("<p>This URL's key: <code>{}</code></p>").format(
+                    _text(self.key)
+                )
         parts += _section("Reads and writes of the shared store", operations)
 
         if self.refusal:

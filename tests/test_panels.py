@@ -202,15 +202,30 @@ def test_gateway_panel_reads_a_path_that_is_not_utf8(dev_client: Client) -> None
 # -- Cache panel ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", ["/", "/backend/", "/backend/api/extensions"])
-def test_cache_panel_names_the_toolbar_rule(dev_client: Client, tmp_path: Path, path: str) -> None:
+@pytest.mark.parametrize(
+    ("path", "namespace"),
+    [("/", "frontend"), ("/backend/", "backend"), ("/backend/api/extensions", "backend")],
+)
+def test_cache_panel_names_the_toolbar_rule(
+    dev_client: Client, tmp_path: Path, path: str, namespace: str
+) -> None:
     page = toolbar_page(dev_client, path)
     html = panel_html(page, "flDebugCachePanel")
     assert pairs(html)["GATEWAY_CACHE_URL"] == f"simple://{tmp_path.name}"
     paragraphs = parse(html).paragraphs
-    assert "None: the store was bypassed, because this app runs the debug toolbar." in paragraphs
-    assert "Not shared, refused by the rule: the debug toolbar is on this page." in paragraphs
+    assert paragraphs[0] == "None: the store was bypassed, because this app runs the debug toolbar."
+    assert paragraphs[-1] == "Not shared, refused by the rule: the debug toolbar is on this page."
     assert "bypassed, not shared" in page  # the toolbar's subtitle
+    # The key this URL has in the store, in its app's namespace.
+    assert re.fullmatch(rf"This URL's key: {namespace}:[0-9a-f]{{64}}", paragraphs[1])
+
+
+def test_cache_panel_keys_differ_between_the_apps_roots(dev_client: Client) -> None:
+    keys = {
+        parse(panel_html(toolbar_page(dev_client, path), "flDebugCachePanel")).paragraphs[1]
+        for path in ("/", "/backend/", "/")
+    }
+    assert len(keys) == 2
 
 
 def test_cache_panel_says_when_the_response_cache_is_off(tmp_path: Path) -> None:
