@@ -12,6 +12,7 @@ import re
 import struct
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from selenium.webdriver.common.by import By
@@ -63,6 +64,12 @@ def panel_rows(panel: WebElement, heading: str | None = None) -> dict[str, str]:
         r.find_elements(By.TAG_NAME, "td")[0].text: r.find_elements(By.TAG_NAME, "td")[1].text
         for r in rows
     }
+
+
+def session_payload(cookie: dict[str, Any]) -> str:
+    """The data part of a Flask session cookie, without its timestamp and signature."""
+    value: str = cookie["value"]
+    return value.lstrip(".").split(".")[0]
 
 
 def png_width(path: Path) -> int:
@@ -141,6 +148,9 @@ def test_cache_panel_names_the_rule_that_refuses_a_toolbar_page(
         By.XPATH, ".//h4[normalize-space()='Would this answer be shared?']/following::p[1]"
     )
     assert verdict.text == "Not shared, refused by the rule: the debug toolbar is on this page."
+    namespace = "backend" if "backend" in path else "frontend"
+    key = panel.find_element(By.TAG_NAME, "code").text
+    assert re.fullmatch(rf"{namespace}:[0-9a-f]{{64}}", key), key
     screenshot(page, artifacts, f"toolbar-cache-{'api' if 'backend' in path else 'site'}")
 
 
@@ -209,6 +219,21 @@ def test_api_sign_in_survives_a_visit_to_the_site(page: Browser, dev_server: Dev
     assert page.driver.get_cookie(SITE_COOKIE) is not None
     # The browser only shows a page the cookies of its path: look from under /backend.
     page.open("/backend/api/extensions")
-    assert page.driver.get_cookie(API_COOKIE) == cookie
+    after = page.driver.get_cookie(API_COOKIE)
+    assert after is not None and after["path"] == "/backend"
+    # The same sign-in: a permanent session is re-signed on each API request (new
+    # timestamp), but what it holds is unchanged.
+    assert session_payload(after) == session_payload(cookie)
     assert page.driver.find_elements(By.CSS_SELECTOR, sign_out), "signed out by the site"
     assert page.driver.find_element(By.LINK_TEXT, "New extension")
+
+
+def test_dev_server_started_on_a_fresh_data_dir(dev_server: DevServer) -> None:
+    # `gateway run` began with no data dir at all: it made the secrets (privately) and
+    # the catalogue, and never logged a traceback while these tests ran.
+    secrets = dev_server.data_dir / "secrets.json"
+    assert secrets.stat().st_mode & 0o777 == 0o600
+    assert (dev_server.data_dir / "backend_app" / "catalog.sqlite3").exists()
+    log = dev_server.log.read_text()
+    assert "Running on http://127.0.0.1:" in log
+    assert "Traceback" not in log
