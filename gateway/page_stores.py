@@ -64,17 +64,6 @@ def _token() -> str:
     return uuid.uuid4().hex
 
 
-def _option(value: str | bytes) -> str:
-    """A value of ``uwsgi.opt`` as text."""
-    return value.decode() if isinstance(value, bytes) else value
-
-
-def _cache_name(cache2: str) -> str | None:
-    """The ``name=`` of a ``cache2`` option (``name=gateway,items=2000,...``)."""
-    pairs = (part.split("=", 1) for part in cache2.split(",") if "=" in part)
-    return dict(pairs).get("name")
-
-
 class SimplePages:
     """Generations in this process's memory."""
 
@@ -116,14 +105,12 @@ class UwsgiPages:
         self.uwsgi = uwsgi
         self.name = name
         self.pages = f"{name}-pages"
-        # uWSGI would only fail later, on the first write: refuse to start instead.
-        declared = uwsgi.opt.get("cache2") or []
-        if not isinstance(declared, list):
-            declared = [declared]
-        names = {_cache_name(_option(d)) for d in declared}
+        # uWSGI answers None for a cache it does not have, even on a write: refuse to
+        # start here rather than skip the store on every request.
         for cache in (name, self.pages):
-            if cache not in names:
+            if not uwsgi.cache_update("gateway:probe", b"1", 1, cache):
                 raise RuntimeError(f"uwsgi.ini declares no cache2 named {cache!r}")
+            uwsgi.cache_del("gateway:probe", cache)
 
     def generation(self) -> str | None:
         token = self.uwsgi.cache_get(GENERATION_KEY, self.name)
@@ -152,7 +139,7 @@ class UwsgiPages:
             return None
         with socket.socket(socket.AF_UNIX) as sock:
             sock.settimeout(1)
-            sock.connect(_option(path))
+            sock.connect(path.decode() if isinstance(path, bytes) else path)
             data = b"".join(iter(lambda: sock.recv(65536), b""))
         caches = json.loads(data).get("caches", [])
         return next((int(c["full"]) for c in caches if c.get("name") == self.pages), None)
