@@ -397,3 +397,20 @@ def test_check_refuses_the_toolbar_and_the_debugger_in_production(
     assert any(out.startswith(line) for out in result.output.splitlines()), result.output
     with pytest.raises(ConfigError):
         build_gateway(settings)
+
+
+def test_panels_escape_names_from_the_mount_table(tmp_path: Path) -> None:
+    # The mount table is data (GATEWAY_MOUNTS): its namespaces reach the panels as text.
+    rows = (
+        '[{"prefix": "", "app": "frontend_app", "namespace": "<i>site</i>"},'
+        ' {"prefix": "/backend", "app": "backend_app", "namespace": "api\\"><b>x</b>"}]'
+    )
+    settings = make_settings(tmp_path, GATEWAY_PROFILE="development", GATEWAY_MOUNTS=rows)
+    page = toolbar_page(Client(build_gateway(settings)), "/")
+    gateway_html = panel_html(page, "flDebugGatewayPanel")
+    cache_html = panel_html(page, "flDebugCachePanel")
+    for html in (gateway_html, cache_html):
+        assert "<i>" not in html and "<b>" not in html
+    assert ["/backend", "backend_app", "development", 'api"><b>x</b>'] in parse(gateway_html).rows
+    assert pairs(gateway_html)["Cache namespace"] == "<i>site</i>"
+    assert parse(cache_html).paragraphs[1].startswith("This URL's key: <i>site</i>:")

@@ -126,7 +126,7 @@ def test_gateway_panel_names_the_app_that_served(
     current = [row.text for row in mounts if row.get_attribute("aria-current") == "true"]
     assert current == [f"{script_name or '/'} {app} development {app.split('_')[0]}"]
     if path in ("/", "/backend/"):
-        screenshot(page, artifacts, f"toolbar-gateway-{app}")
+        screenshot(page, artifacts, f"toolbar-gateway-{'api' if script_name else 'site'}")
 
     # Another request gets another id: the panel shows this request, not a remembered one.
     page.driver.refresh()
