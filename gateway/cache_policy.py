@@ -28,9 +28,6 @@ KEYED_VARY = frozenset({"accept", "cookie"})
 
 def share_refusal(req: Request, response: Response) -> str | None:
     """None when ``response`` to ``req`` may be shared; else the rule that refuses it."""
-    app = current_app
-    if app.config.get("DEBUG_TB_ENABLED"):
-        return "the debug toolbar is on this page"
     if req.method not in SHAREABLE_METHODS:
         return f"{req.method} answers are never shared"
     if response.status_code != 200:
@@ -52,6 +49,9 @@ def share_refusal(req: Request, response: Response) -> str | None:
         return "the answer says Vary: *"
     if vary - KEYED_VARY:
         return f"the answer varies on {', '.join(sorted(vary - KEYED_VARY))}"
+    # Last, so a developer's toolbar names any other rule that would refuse this answer.
+    if current_app.config.get("DEBUG_TB_ENABLED"):
+        return "the debug toolbar is on this page"
     return None
 
 
