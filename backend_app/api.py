@@ -28,6 +28,7 @@ from werkzeug.exceptions import Conflict, NotFound, Unauthorized
 
 from backend_app import browse, store
 from backend_app.validation import validate_extension
+from gateway.inputs import json_object, positive_int
 from gateway.negotiation import preferred_type
 
 bp = Blueprint("api", __name__)
@@ -94,27 +95,12 @@ def json_body() -> dict[str, Any]:
     """The request's JSON object: 415 if not JSON, 413 if too large, 400 if malformed."""
     if not request.is_json:
         abort(415, "the request body must be JSON (Content-Type: application/json)")
-    raw = request.get_data(cache=False)  # raises 413 past MAX_CONTENT_LENGTH
-    try:
-        data = json.loads(raw)
-    except ValueError as exc:
-        abort(400, f"malformed JSON: {exc}")
-    if not isinstance(data, dict):
-        abort(400, "the request body must be a JSON object")
-    return data
+    return json_object(request.get_data(cache=False))  # 413 past MAX_CONTENT_LENGTH
 
 
-def positive_int(name: str, default: int, maximum: int | None = None) -> int:
-    """A positive integer query argument; 400 when it is anything else."""
-    raw = request.args.get(name)
-    if raw is None or raw == "":
-        return default
-    if not raw.isdigit() or int(raw) < 1:
-        abort(400, f"{name} must be a positive integer")
-    value = int(raw)
-    if maximum is not None and value > maximum:
-        abort(400, f"{name} must be at most {maximum}")
-    return value
+def query_int(name: str, default: int, maximum: int) -> int:
+    """A positive integer query argument up to ``maximum``; 400 when it is anything else."""
+    return positive_int(request.args.get(name), name=name, default=default, maximum=maximum)
 
 
 @bp.get("/")
@@ -163,8 +149,8 @@ def categories() -> Response:
 def extensions() -> Response:
     """A page of extensions, filtered by category and text (q)."""
     config = current_app.config
-    page = positive_int("page", 1)
-    per_page = positive_int("per_page", config["PER_PAGE"], config["MAX_PER_PAGE"])
+    page = query_int("page", 1, config["MAX_PAGE"])
+    per_page = query_int("per_page", config["PER_PAGE"], config["MAX_PER_PAGE"])
     category = request.args.get("category", "").strip() or None
     query = request.args.get("q", "").strip() or None
     if query and len(query) > config["MAX_QUERY_LENGTH"]:

@@ -34,6 +34,7 @@ from backend_app import store
 from backend_app.errors import InvalidFields
 from backend_app.validation import validate_extension
 from gateway.extensions import csrf
+from gateway.inputs import safe_redirect
 
 bp = Blueprint("browse", __name__, url_prefix="/ui")
 
@@ -50,12 +51,9 @@ def layout_context() -> dict[str, str]:
 
 
 def safe_next(default: str) -> str:
-    """The ``next`` form field when it is a path inside this app, else ``default``."""
-    target = request.values.get("next", "")
+    """The ``next`` field when a browser would read it as a path of this app."""
     root = request.script_root + "/"
-    if target.startswith(root) and not target.startswith("//") and "\\" not in target:
-        return target
-    return default
+    return safe_redirect(request.values.get("next"), root=root, default=default)
 
 
 def token_fingerprint() -> str:

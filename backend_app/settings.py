@@ -11,6 +11,8 @@ REQUIRED_SECRETS = ("SECRET_KEY", "API_TOKEN")
 API_VERSION = "1.0"
 PER_PAGE = 20
 MAX_PER_PAGE = 100
+# Far more pages than the catalogue has; a larger number is a 400, not a huge OFFSET.
+MAX_PAGE = 100_000
 MAX_QUERY_LENGTH = 100
 # The backend owns the catalogue: it creates, seeds and writes it.
 DB_READONLY = False

@@ -20,6 +20,7 @@ from flask import (
 
 from backend_app import store
 from gateway.extensions import csrf
+from gateway.inputs import positive_int, safe_redirect
 
 bp = Blueprint("pages", __name__)
 
@@ -36,11 +37,9 @@ def layout_context() -> dict[str, Any]:
 
 
 def page_number() -> int:
-    """The ``page`` query argument; anything but a positive integer is a 400."""
-    raw = request.args.get("page", "1")
-    if not raw.isdigit() or int(raw) < 1:
-        abort(400, "The page number must be a positive integer.")
-    return int(raw)
+    """The ``page`` query argument; anything but a whole number in range is a 400."""
+    maximum = current_app.config["MAX_PAGE"]
+    return positive_int(request.args.get("page"), name="page", default=1, maximum=maximum)
 
 
 def paginate(category: str | None = None, query: str | None = None) -> dict[str, Any]:
@@ -132,7 +131,6 @@ def star(slug: str) -> Response:
     else:
         # No stars left: drop the cookie, so this visitor's pages are cacheable again.
         session.clear()
-    target = request.form.get("next", "")
-    if not target.startswith("/") or target.startswith("//") or "\\" in target:
-        target = url_for("pages.extension", slug=slug)
+    back = url_for("pages.extension", slug=slug)
+    target = safe_redirect(request.form.get("next"), root=request.script_root + "/", default=back)
     return redirect(target, 303)

@@ -5,6 +5,8 @@ SESSION_COOKIE_NAME = "gateway_site_session"
 SECRET_KEY = None
 REQUIRED_SECRETS = ("SECRET_KEY",)
 PER_PAGE = 24
+# Far more pages than the catalogue has; a larger number is a 400, not a huge OFFSET.
+MAX_PAGE = 100_000
 RECENT_COUNT = 8
 MAX_QUERY_LENGTH = 100
 # Stars live in the session cookie, which browsers cap near 4 KB.
