@@ -18,6 +18,7 @@ from werkzeug.test import Client
 from gateway import build_gateway
 from gateway.inputs import MAX_JSON_DEPTH, json_object, positive_int, safe_redirect
 from gateway.mounts import Gateway
+from gateway.request_id import WELL_FORMED, ensure_request_id
 from tests.conftest import AUTH, extension, make_settings
 
 # -- bounded positive integers ---------------------------------------------------------
@@ -222,3 +223,13 @@ def test_a_valid_create_still_works(shared_client: Client) -> None:
         headers={**AUTH, "Content-Type": "application/json"},
     )
     assert reply.status_code == 201
+
+
+# -- request ids -----------------------------------------------------------------------
+
+
+@given(st.text(max_size=140))
+def test_a_request_id_is_kept_only_when_well_formed(value: str) -> None:
+    result = ensure_request_id(value)
+    assert WELL_FORMED.fullmatch(result)
+    assert (result == value) == bool(WELL_FORMED.fullmatch(value))
