@@ -26,6 +26,14 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from tests.integration.chromium import start_chromium
 
 REPO = Path(__file__).resolve().parents[2]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark everything here `integration`: `pytest -m "not integration"` is the quick loop."""
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(item.fspath).parents:
+            item.add_marker(pytest.mark.integration)
 VENV = Path(sys.prefix)
 # Screenshots and other files a test leaves for people to look at (git-ignored).
 ARTIFACTS = Path(os.environ.get("GATEWAY_TEST_ARTIFACTS") or REPO / "test-artifacts")
