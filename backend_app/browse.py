@@ -68,9 +68,8 @@ def signed_in() -> bool:
     sign_in_id = session.get("sign_in")
     if sign_in_id is None:
         return False
-    if hmac.compare_digest(
-        str(session.get("token", "")), token_fingerprint()
-    ) and store.sign_in_valid(store.get_db(), str(sign_in_id)):
+    same_token = hmac.compare_digest(str(session.get("token", "")), token_fingerprint())
+    if same_token and store.sign_in_valid(store.get_db(), str(sign_in_id)):
         return True
     session.clear()  # signed out, expired or the token changed: drop the cookie
     return False
