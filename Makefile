@@ -2,7 +2,9 @@
 # Every target installs what it is missing first, so a fresh Debian machine works.
 
 VENV   ?= .venv
-PYTHON ?= python3
+# Debian's python3 when there is one: www-data (the uWSGI user of `make run` as root and
+# of the service) can run it, unlike a Python installed under a private home.
+PYTHON ?= $(firstword $(wildcard /usr/bin/python3) python3)
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
@@ -10,10 +12,11 @@ STAMP   = $(VENV)/.installed
 
 # The virtualenv is rebuilt only when pyproject.toml changes.
 $(STAMP): pyproject.toml
-	deploy/bootstrap python
+	deploy/bootstrap $(if $(filter /usr/bin/python3,$(PYTHON)),system-python,python)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test]'
+	# No wheel cache: a uWSGI built earlier for another Python would link that one.
+	$(BIN)/pip install -q --no-cache-dir -e '.[test]'
 	touch $@
 
 # The production stack in the foreground: nginx on 127.0.0.1:$${GATEWAY_PORT:-8080} -> uWSGI.

@@ -145,6 +145,17 @@ class Runner:
         }
         return self.write("POST", "/backend/api/extensions", json.dumps(body))
 
+    def access_line(self, request_id: str, seconds: float = 5) -> str:
+        """nginx's access log line of ``request_id`` (written just after the answer)."""
+        deadline = time.monotonic() + seconds
+        while True:
+            log = (self.data_dir / "log" / "access.log").read_text()
+            found = [line for line in log.splitlines() if f"rid={request_id} " in line]
+            if found or time.monotonic() > deadline:
+                assert len(found) == 1, (request_id, found)
+                return found[0]
+            time.sleep(0.05)
+
     def pids(self) -> dict[str, int]:
         """The PIDs of uWSGI's master and nginx's master."""
         return {
@@ -153,8 +164,8 @@ class Runner:
         }
 
 
-def start_runner(data_dir: Path, **env: str) -> Runner:
-    """Start deploy/run and wait until it serves."""
+def start_runner(data_dir: Path, script: Path = REPO / "deploy" / "run", **env: str) -> Runner:
+    """Start deploy/run (or ``script``, a copy of it) and wait until it serves."""
     port = free_port()
     environ = {
         "PATH": os.environ["PATH"],
@@ -165,7 +176,7 @@ def start_runner(data_dir: Path, **env: str) -> Runner:
     }
     log = data_dir.parent / f"{data_dir.name}-runner.log"
     process = subprocess.Popen(
-        [REPO / "deploy" / "run"],
+        [script],
         env=environ,
         stdout=log.open("wb"),
         stderr=subprocess.STDOUT,

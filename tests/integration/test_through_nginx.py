@@ -192,13 +192,31 @@ def test_bodies_over_the_limits_are_json_413(stack: Runner) -> None:
         assert_secure(reply)
 
 
-def test_nginx_sets_the_request_id_and_logs_it(stack: Runner) -> None:
-    reply = stack.get("/backend/healthz", headers={"X-Request-ID": "client-chosen-id-123"})
+@pytest.mark.parametrize(
+    ("sent", "kept"),
+    [
+        pytest.param("client-chosen-id-123", True, id="well-formed"),
+        pytest.param("0f1e2d3c", True, id="eight-chars"),
+        pytest.param("a:b.c_d-e" + "x" * 119, True, id="128-chars"),
+        pytest.param("short", False, id="too-short"),
+        pytest.param("-leading-dash", False, id="bad-first-char"),
+        pytest.param("has space in it", False, id="space"),
+        pytest.param("x" * 129, False, id="129-chars"),
+        pytest.param("inject%0aline", False, id="percent"),
+    ],
+)
+def test_nginx_keeps_a_well_formed_request_id_and_logs_it(
+    stack: Runner, sent: str, kept: bool
+) -> None:
+    reply = stack.get("/backend/healthz", headers={"X-Request-ID": sent})
+    assert reply.headers.get_all("X-Request-ID") == [reply.headers["X-Request-ID"]]
     request_id = reply.headers["X-Request-ID"]
-    assert request_id != "client-chosen-id-123" and re.fullmatch(r"[0-9a-f]{32}", request_id)
-    log = (stack.data_dir / "log" / "access.log").read_text().splitlines()
-    line = next(line for line in log if f"rid={request_id}" in line)
-    assert '"GET /backend/healthz HTTP/1.1" 200' in line and "upstream_status=200" in line
+    if kept:
+        assert request_id == sent
+    else:
+        assert re.fullmatch(r"[0-9a-f]{32}", request_id), request_id
+    line = stack.access_line(request_id)
+    assert '"GET /backend/healthz HTTP/1.1" 200' in line and "upstream_status=200 " in line
 
 
 def test_uwsgi_cache_is_shared_by_all_workers(stack: Runner) -> None:

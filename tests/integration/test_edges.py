@@ -1,0 +1,276 @@
+"""Malformed requests through nginx and uWSGI: a clear 4xx in the right format, sent once;
+and the privileges of `make run` (no app code as root, nothing loaded from a packet).
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import shutil
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.integration.conftest import REPO, Reply, Runner, request, start_runner, stop_runner
+
+LONG = "a" * 9000
+
+
+def raw(port: int, data: bytes) -> Reply:
+    """Send bytes as they are (no client library fixing them up) and read the answer."""
+    with socket.create_connection(("127.0.0.1", port), timeout=15) as sock:
+        sock.sendall(data)
+        response = http.client.HTTPResponse(sock)
+        response.begin()
+        return Reply(response.status, response.headers, response.read())
+
+
+def assert_format(reply: Reply, status: int, api: bool) -> None:
+    """``status`` in the API's JSON shape, or as a page in the site's layout."""
+    assert reply.status == status, (reply.status, reply.body[:200])
+    assert len(reply.headers.get_all("X-Request-ID") or []) == 1
+    assert reply.headers["X-Content-Type-Options"] == "nosniff"
+    if api:
+        assert reply.json() == {
+            "error": {"status": status, "message": reply.json()["error"]["message"]}
+        }
+    else:
+        assert reply.headers.get_content_type() == "text/html"
+        assert b'class="site-header"' in reply.body and b"/static/style.css" in reply.body
+
+
+@pytest.mark.parametrize("prefix", ["", "/backend"], ids=["site", "api"])
+@pytest.mark.parametrize(
+    ("method", "path", "headers", "status"),
+    [
+        pytest.param("GET", "/%00", {}, 400, id="nul-in-path"),
+        pytest.param("TRACE", "/x", {}, 405, id="trace"),
+        pytest.param("GET", "/x?q=" + LONG, {}, 414, id="long-uri"),
+        pytest.param("GET", "/x", {"X-Big": LONG}, 431, id="huge-header"),
+        pytest.param(
+            "GET", "/x", {f"X-K{n}": "b" * 6000 for n in range(5)}, 431, id="30kb-headers"
+        ),
+        pytest.param("GET", "/static/nope.css", {}, 404, id="missing-static-file"),
+    ],
+)
+def test_errors_nginx_answers_itself_are_in_the_apps_format(
+    stack: Runner, prefix: str, method: str, path: str, headers: dict[str, str], status: int
+) -> None:
+    reply = request(stack.port, method, prefix + path, headers=headers)
+    assert_format(reply, status, api=bool(prefix))
+
+
+@pytest.mark.parametrize(("prefix", "api"), [("", False), ("/backend", True), ("/backendx", False)])
+def test_a_bad_content_length_is_a_400_in_the_apps_format(
+    stack: Runner, prefix: str, api: bool
+) -> None:
+    head = f"POST {prefix}/x HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: abc\r\n\r\n"
+    assert_format(raw(stack.port, head.encode()), 400, api)
+
+
+def test_a_site_body_over_nginx_limit_is_the_sites_413(stack: Runner) -> None:
+    reply = request(stack.port, "POST", "/stars/flask-login", body=b"x" * (3 * 1024 * 1024))
+    assert_format(reply, 413, api=False)
+
+
+def test_many_extra_headers_reach_the_app_without_them_and_once(stack: Runner) -> None:
+    request_id = "many-headers-0001"
+    headers = {f"X-Extra-{n}": f"value-{n}" for n in range(150)}
+    reply = stack.get("/backend/healthz", headers={**headers, "X-Request-ID": request_id})
+    assert reply.status == 200 and reply.json() == {"status": "ok"}
+    line = stack.access_line(request_id)
+    # One try only: a retry would read "upstream_status=502, 200".
+    assert "upstream_status=200 " in line
+
+
+def chunked_post(port: int, path: str, token: str, body: bytes) -> Reply:
+    """A POST whose body is sent with Transfer-Encoding: chunked."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=15)
+    try:
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        conn.request(
+            "POST",
+            path,
+            body=iter([body[: len(body) // 2], body[len(body) // 2 :]]),
+            headers=headers,
+            encode_chunked=True,
+        )
+        response = conn.getresponse()
+        return Reply(response.status, response.headers, response.read())
+    finally:
+        conn.close()
+
+
+def test_a_chunked_body_is_read_whole(stack: Runner) -> None:
+    body = {
+        "slug": "flask-chunked",
+        "name": "Flask-Chunked",
+        "category": "testing",
+        "summary": "Sent in two chunks.",
+        "homepage": "https://example.org/",
+    }
+    created = chunked_post(
+        stack.port, "/backend/api/extensions", stack.token, json.dumps(body).encode()
+    )
+    try:
+        assert created.status == 201, created.body
+        assert (
+            stack.get("/backend/api/extensions/flask-chunked").json()["summary"] == body["summary"]
+        )
+    finally:
+        stack.write("DELETE", "/backend/api/extensions/flask-chunked")
+    too_big = chunked_post(stack.port, "/backend/api/extensions", stack.token, b" " * (1536 * 1024))
+    assert too_big.status == 413 and too_big.json()["error"]["status"] == 413
+
+
+def test_a_request_id_is_in_both_logs(stack: Runner) -> None:
+    request_id = "both-logs-0001"
+    reply = request(
+        stack.port,
+        "DELETE",
+        "/backend/api/extensions/no-such-extension",
+        headers={"Authorization": "Bearer wrong", "X-Request-ID": request_id},
+    )
+    assert reply.status == 401 and reply.headers["X-Request-ID"] == request_id
+    created = stack.create("flask-logged", "testing", "Logged with its request id.")
+    assert created.status == 201
+    try:
+        rid = created.headers["X-Request-ID"]
+        deadline = time.monotonic() + 5
+        while (
+            f"[{rid}] backend_app.api: created extension flask-logged" not in stack.log.read_text()
+        ):
+            assert time.monotonic() < deadline, "the app's log line has no request id"
+            time.sleep(0.1)
+        assert "upstream_status=201 " in stack.access_line(rid)
+    finally:
+        stack.write("DELETE", "/backend/api/extensions/flask-logged")
+
+
+# -- privileges ------------------------------------------------------------------------
+
+
+def www_data_can_run(checkout: Path) -> bool:
+    """True when www-data can import the gateway from ``checkout`` with this venv."""
+    probe = subprocess.run(
+        [
+            "runuser",
+            "-u",
+            "www-data",
+            "--",
+            f"{sys.prefix}/bin/python",
+            "-c",
+            "import gateway.mounts",
+        ],
+        cwd=checkout,
+        capture_output=True,
+    )
+    return probe.returncode == 0
+
+
+def uid_of(pid: int) -> int:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(next(line for line in status.splitlines() if line.startswith("Uid:")).split()[1])
+
+
+def children(pid: int) -> list[int]:
+    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True)
+    return [int(p) for p in out.stdout.split()]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="make run drops privileges only when root starts it")
+def test_no_app_code_runs_as_root(stack: Runner) -> None:
+    pids = stack.pids()
+    workers = children(pids["uwsgi"])
+    nginx_workers = children(pids["nginx"])
+    assert len(workers) == 4 and nginx_workers
+    if www_data_can_run(REPO):
+        assert 0 not in {uid_of(pid) for pid in [pids["uwsgi"], *workers, *nginx_workers]}
+        sock = (stack.run_dir / "uwsgi.sock").stat()
+        assert (sock.st_uid, sock.st_gid) != (0, 0) and sock.st_mode & 0o777 == 0o660
+        secrets = (stack.data_dir / "secrets.json").stat()
+        assert secrets.st_mode & 0o777 == 0o600 and secrets.st_uid == sock.st_uid
+    else:  # a checkout www-data cannot read: privileged, and said in one line
+        assert stack.log.read_text().count("make run: running privileged") == 1
+
+
+@pytest.fixture
+def private_checkout() -> Iterator[Path]:
+    """A copy of the checkout in a folder only root may enter (like a home directory)."""
+    base = Path(tempfile.mkdtemp(prefix="gateway-private-"))
+    base.chmod(0o700)
+    files = subprocess.run(
+        ["git", "ls-files"], cwd=REPO, capture_output=True, text=True, check=True
+    )
+    for name in files.stdout.splitlines():
+        target = base / "repo" / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if (REPO / name).is_file():
+            shutil.copy2(REPO / name, target)
+    yield base / "repo"
+    shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="make run drops privileges only when root starts it")
+def test_a_private_checkout_runs_privileged_and_says_why(private_checkout: Path) -> None:
+    data = private_checkout / "var"
+    runner = start_runner(data, script=private_checkout / "deploy" / "run")
+    try:
+        lines = [
+            line for line in runner.log.read_text().splitlines() if "running privileged" in line
+        ]
+        assert len(lines) == 1 and "www-data" in lines[0] and "clone into" in lines[0]
+        assert runner.get("/backend/healthz").status == 200
+    finally:
+        stop_runner(runner)
+
+
+def uwsgi_packet(variables: dict[str, str]) -> bytes:
+    """A request in uWSGI's own protocol, as only nginx should ever send one."""
+    body = b"".join(
+        struct.pack("<H", len(k)) + k.encode() + struct.pack("<H", len(v)) + v.encode()
+        for k, v in variables.items()
+    )
+    return struct.pack("<BHB", 0, len(body), 0) + body
+
+
+@pytest.mark.parametrize("variable", ["UWSGI_FILE", "UWSGI_SCRIPT", "UWSGI_MODULE"])
+def test_a_packet_cannot_make_uwsgi_load_code(
+    stack: Runner, public_dir: Path, variable: str
+) -> None:
+    # Where the workers could read the code and write the marker: only uWSGI's refusal
+    # to load a second app keeps the marker away.
+    public_dir.chmod(0o777)
+    marker = public_dir / "loaded"
+    evil = public_dir / "evil_app.py"
+    evil.write_text(f"open({str(marker)!r}, 'w').write('x')\napplication = None\n")
+    value = str(evil) if variable == "UWSGI_FILE" else "evil_app"
+    packet = uwsgi_packet(
+        {
+            "REQUEST_METHOD": "GET",
+            "PATH_INFO": "/backend/healthz",
+            "SERVER_NAME": "127.0.0.1",
+            "SERVER_PORT": "80",
+            "SERVER_PROTOCOL": "HTTP/1.1",
+            "HTTP_HOST": "127.0.0.1",
+            "UWSGI_APPID": "evil",
+            "UWSGI_CHDIR": str(public_dir),
+            variable: value,
+        }
+    )
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.settimeout(15)
+        sock.connect(str(stack.run_dir / "uwsgi.sock"))
+        sock.sendall(packet)
+        answer = b"".join(iter(lambda: sock.recv(65536), b""))
+    assert answer.startswith(b"HTTP/1.1 200") and answer.endswith(b'{"status":"ok"}\n')
+    assert not marker.exists()
+    assert "you cannot load more than 1 apps" in stack.log.read_text()
