@@ -274,3 +274,15 @@ def test_a_packet_cannot_make_uwsgi_load_code(
     assert answer.startswith(b"HTTP/1.1 200") and answer.endswith(b'{"status":"ok"}\n')
     assert not marker.exists()
     assert "you cannot load more than 1 apps" in stack.log.read_text()
+
+
+def test_an_unreachable_app_is_a_502_in_the_apps_format(stack: Runner) -> None:
+    sock = stack.run_dir / "uwsgi.sock"
+    away = sock.with_name("uwsgi.sock.away")
+    sock.rename(away)  # uWSGI keeps listening; nginx finds no socket to connect to
+    try:
+        assert_format(stack.get("/category/orm"), 502, api=False)
+        assert_format(stack.get("/backend/api/categories"), 502, api=True)
+    finally:
+        away.rename(sock)
+    assert stack.get("/backend/healthz").status == 200
