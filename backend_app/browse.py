@@ -91,7 +91,7 @@ def require_sign_in() -> Response | None:
 @bp.route("/sign-in", methods=["GET", "POST"])
 def sign_in() -> Response:
     """Sign this browser in with the API token."""
-    if request.method == "GET":
+    if request.method != "POST":  # GET, and HEAD like GET
         return page("api/sign_in.html", next=request.args.get("next", ""))
     csrf.protect()
     given = request.form.get("token", "")

@@ -113,3 +113,8 @@ def test_sign_out_forgets_the_browser(client: Client) -> None:
     response = client.post("/backend/ui/sign-out", data={"csrf_token": token}, headers=HTML)
     assert response.status_code == 303
     assert client.get("/backend/ui/extensions/new", headers=HTML).status_code == 303
+
+
+def test_head_of_the_sign_in_form_is_its_get(client: Client) -> None:
+    head = client.head("/backend/ui/sign-in", headers=HTML)
+    assert head.status_code == 200 and head.data == b""

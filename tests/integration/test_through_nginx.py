@@ -174,8 +174,10 @@ def test_static_paths_cannot_escape(stack: Runner, path: str) -> None:
 
 def test_unknown_host_is_rejected(stack: Runner) -> None:
     reply = stack.get("/", host="evil.example")
-    assert reply.status == 421
+    assert reply.status == 421 and 'class="site-header"' in reply.text
     assert "gateway" not in reply.text.lower()
+    api = stack.get("/backend/", host="evil.example")
+    assert api.status == 421 and api.json()["error"]["status"] == 421
     assert stack.get("/", host="localhost").status == 200
 
 
