@@ -8,7 +8,7 @@ PYTHON ?= $(firstword $(wildcard /usr/bin/python3) python3)
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
-.PHONY: run dev test lint clean
+.PHONY: run dev test lint bench clean
 
 # The virtualenv is rebuilt only when pyproject.toml changes.
 $(STAMP): pyproject.toml
@@ -29,7 +29,7 @@ dev: $(STAMP)
 	GATEWAY_PROFILE=$${GATEWAY_PROFILE:-development} $(BIN)/gateway run
 
 lint: $(STAMP)
-	$(BIN)/ruff check gateway frontend_app backend_app tests
+	$(BIN)/ruff check gateway frontend_app backend_app tests bench
 	$(BIN)/mypy gateway
 
 # The integration tests run real nginx, uWSGI (PyPI's in .venv, Debian's for the installed
@@ -37,6 +37,12 @@ lint: $(STAMP)
 test: lint
 	deploy/bootstrap serve service system-python test
 	$(BIN)/pytest
+
+# The served stack beside its references (wrk, ab), written to BENCHMARKS.md; about 6 min,
+# BENCH_QUICK=1 about 2.
+bench: $(STAMP)
+	deploy/bootstrap serve test
+	$(BIN)/python -m bench.run
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,406 @@
+"""`make bench`: the served gateway beside its references, written to BENCHMARKS.md.
+
+Every round measures every target once, in the same order (A B C ... A B C ...), so a
+noisy moment of the shared machine hits all of them alike; ratios are taken per round,
+then summarised as median (min-max). Everything runs on 127.0.0.1 and is stopped by PID.
+
+    BENCH_QUICK=1   about 2 minutes (2 rounds, shorter runs)
+    BENCH_SMOKE=1   the shape only, in seconds (the test suite's smoke test)
+    BENCH_OUTPUT    where the report goes (BENCHMARKS.md)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from bench.servers import VENV, WORKERS, Site, gunicorn_site, uwsgi_site, wait_for
+from bench.tools import Result, ab, summary, wrk
+from tests.integration.conftest import REPO, Runner, start_runner, stop_runner
+
+SMOKE = os.environ.get("BENCH_SMOKE") == "1"
+QUICK = SMOKE or os.environ.get("BENCH_QUICK") == "1"
+ROUNDS = 1 if SMOKE else 2 if QUICK else 3
+WRK_SECONDS = 1 if SMOKE else 2 if QUICK else 5
+AB_C1 = 50 if SMOKE else 300 if QUICK else 1000
+AB_C100 = 200 if SMOKE else 1000 if QUICK else 3000
+TRUST_N = 100 if SMOKE else 1000
+MICRO_CALLS = 200 if SMOKE else 2000
+# The 2012 talk's Flask figures (req/s), on its own hardware.
+TRUST_2012 = {"/hello": (806, 826), "/environ": (697, 724), "/template": (670, 693)}
+MISS = {"Cookie": "gateway_site_session=bench"}  # any session cookie bypasses the cache
+
+
+def measure_all(
+    targets: dict[str, tuple[str, dict[str, str]]],
+) -> dict[str, dict[str, list[Result]]]:
+    """ab -c1, ab -c100 and wrk -c100 on every target, rounds interleaved."""
+    results: dict[str, dict[str, list[Result]]] = defaultdict(lambda: defaultdict(list))
+    for _ in range(ROUNDS):
+        for name, (url, headers) in targets.items():
+            results[name]["ab -c1"].append(ab(url, 1, AB_C1, headers))
+            results[name]["ab -c100"].append(ab(url, 100, AB_C100, headers))
+            results[name]["wrk -c100"].append(wrk(url, WRK_SECONDS, 100, headers))
+    return results
+
+
+def ratios(
+    results: dict[str, dict[str, list[Result]]], top: str, bottom: str, tool: str
+) -> list[float]:
+    """``top / bottom`` requests/s, per round."""
+    return [a.rps / b.rps for a, b in zip(results[top][tool], results[bottom][tool], strict=True)]
+
+
+def flood(stack: Runner) -> dict[str, Any]:
+    """`/` alone, then under a flood of anonymous non-GET requests; reads sampled for hits."""
+    script = Path(tempfile.mkdtemp()) / "flood.lua"
+    script.write_text(
+        "local n = 0\n"
+        "request = function()\n"
+        "  n = n + 1\n"
+        '  if n % 2 == 0 then return wrk.format("OPTIONS", "/") end\n'
+        '  return wrk.format("POST", "/stars/flask-login", {["Origin"]="http://evil.example",'
+        ' ["Content-Type"]="application/x-www-form-urlencoded"}, "action=star")\n'
+        "end\n"
+    )
+    url = f"http://127.0.0.1:{stack.port}/"
+    alone, flooded, flood_rps, hits, samples = [], [], [], 0, 0
+    for _ in range(ROUNDS):
+        alone.append(wrk(url, WRK_SECONDS, 50).rps)
+        attack = subprocess.Popen(
+            ["wrk", "-t1", "-c4", f"-d{WRK_SECONDS + 2}s", "-s", str(script), url],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        time.sleep(0.5)
+        flooded.append(wrk(url, WRK_SECONDS, 50).rps)
+        for _ in range(20):
+            samples += 1
+            hits += stack.get("/").headers.get("X-Cache") == "HIT"
+        out, _ = attack.communicate(timeout=60)
+        flood_rps.append(float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)))  # type: ignore[union-attr]
+    shutil.rmtree(script.parent)
+    return {
+        "alone": alone,
+        "flooded": flooded,
+        "flood": flood_rps,
+        "hits": hits,
+        "samples": samples,
+    }
+
+
+def micro() -> dict[str, list[float]]:
+    """us per request of the WSGI callables driven directly (no sockets), interleaved."""
+    from werkzeug.test import EnvironBuilder
+
+    from gateway import build_gateway, create_app
+    from tests.conftest import make_settings
+
+    data = Path(tempfile.mkdtemp())
+    settings = make_settings(data)
+    gateway = build_gateway(settings)
+    bare = create_app("backend_app", settings)
+
+    def cost(app: Callable[..., Any], path: str) -> float:
+        environ = EnvironBuilder(path=path, base_url="http://localhost").get_environ()
+        start = time.perf_counter()
+        for _ in range(MICRO_CALLS):
+            body = app(dict(environ), lambda status, headers, exc_info=None: None)
+            b"".join(body)
+            getattr(body, "close", lambda: None)()
+        return (time.perf_counter() - start) / MICRO_CALLS * 1e6
+
+    found: dict[str, list[float]] = defaultdict(list)
+    for _ in range(max(ROUNDS, 3)):
+        found["bare API app, /healthz"].append(cost(bare, "/healthz"))
+        found["gateway, /backend/healthz"].append(cost(gateway, "/backend/healthz"))
+        found["gateway, / (cache hit)"].append(cost(gateway, "/"))
+    shutil.rmtree(data, ignore_errors=True)
+    return found
+
+
+def memory(pids: list[int]) -> dict[str, float]:
+    """Median RSS and Pss (MiB) of ``pids``, from /proc/PID/smaps_rollup."""
+    rss, pss = [], []
+    for pid in pids:
+        fields = dict(
+            line.split(":", 1)
+            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:]
+        )
+        rss.append(int(fields["Rss"].split()[0]) / 1024)
+        pss.append(int(fields["Pss"].split()[0]) / 1024)
+    return {"rss": statistics.median(rss), "pss": statistics.median(pss), "workers": len(pids)}
+
+
+def children(pid: int) -> list[int]:
+    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True)
+    return [int(p) for p in out.stdout.split()]
+
+
+def versions() -> dict[str, str]:
+    """What was measured with."""
+
+    def first_line(argv: list[str]) -> str:
+        done = subprocess.run(argv, capture_output=True, text=True)
+        return (done.stdout or done.stderr).strip().splitlines()[0]
+
+    return {
+        "Python": platform.python_version(),
+        "Flask": metadata.version("flask"),
+        "Werkzeug": metadata.version("werkzeug"),
+        "flask-caching": metadata.version("flask-caching"),
+        "uWSGI": first_line([str(VENV / "bin" / "uwsgi"), "--version"]),
+        "gunicorn": first_line([str(VENV / "bin" / "gunicorn"), "--version"]),
+        "nginx": first_line(["nginx", "-v"]),
+        "wrk": first_line(["wrk", "-v"]),
+        "ab": first_line(["ab", "-V"]),
+    }
+
+
+def machine() -> str:
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    mem = Path("/proc/meminfo").read_text().splitlines()[0].split()[1]
+    gib = int(mem) // 1024 // 1024
+    return f"{os.cpu_count()} cores ({cpu}), {gib} GiB, Linux {platform.release()}"
+
+
+def main() -> None:
+    base = Path(tempfile.mkdtemp(prefix="gateway-bench-"))
+    base.chmod(0o755)
+    sites: list[Site] = []
+    stack = start_runner(base / "gateway")
+    try:
+        env = {
+            **stack.env,
+            "GATEWAY_PROFILE": "production",
+            "GATEWAY_DATA_DIR": str(stack.data_dir),
+        }
+        env.update(
+            {k: v for k, v in json.loads((stack.data_dir / "secrets.json").read_text()).items()}
+        )
+        env["GATEWAY_TRUSTED_HOSTS"] = "127.0.0.1,localhost"
+        full = f"http://127.0.0.1:{stack.port}"
+        for _ in range(3):  # warm every worker and the shared cache
+            stack.get("/")
+            stack.get("/backend/api/extensions")
+        page = base / "page.html"
+        hit = stack.get("/")
+        assert hit.headers["X-Cache"] == "HIT", "the home page is not served from the cache"
+        page.write_bytes(hit.body)
+        page.chmod(0o644)
+
+        bare = uwsgi_site(base, "bare", "bench.bare:application", env)
+        trust = uwsgi_site(base, "trust", "bench.trust:application", env)
+        guni = gunicorn_site(base, env, page)
+        sites += [bare, trust, guni]
+        wait_for(bare.port, "/healthz")
+        wait_for(trust.port, "/hello")
+
+        targets = {
+            "full: /backend/healthz": (f"{full}/backend/healthz", {}),
+            "full: / cache hit": (f"{full}/", {}),
+            "full: / cache miss": (f"{full}/", MISS),
+            "full: /backend/api/extensions": (f"{full}/backend/api/extensions", {}),
+            "full: /static/style.css": (f"{full}/static/style.css", {}),
+            "bare API app on uWSGI: /healthz": (f"{bare.url}/healthz", {}),
+            "gunicorn sync: /backend/healthz": (f"{guni.url}/backend/healthz", {}),
+            "gunicorn sync: / cache miss": (f"{guni.url}/", MISS),
+            "nginx: stylesheet file": (f"{guni.url}/style.css", {}),
+            "nginx: the cached page's bytes as a file": (f"{guni.url}/page.html", {}),
+        }
+        results = measure_all(targets)
+        trust_results = {
+            path: (ab(trust.url + path, 1, TRUST_N).rps, ab(trust.url + path, 100, TRUST_N).rps)
+            for path in TRUST_2012
+        }
+        floods = flood(stack)
+        memories = {
+            "uWSGI workers (gateway)": memory(children(stack.pids()["uwsgi"])),
+            "gunicorn workers (gateway)": memory(
+                children(next(p.popen.pid for p in guni.processes if p.name == "gunicorn"))
+            ),
+        }
+    finally:
+        for site in sites:
+            site.stop()
+        stop_runner(stack)
+        shutil.rmtree(base, ignore_errors=True)
+    micro_results = micro()
+
+    report = write_report(results, trust_results, floods, micro_results, memories)
+    out = Path(os.environ.get("BENCH_OUTPUT", REPO / "BENCHMARKS.md"))
+    out.write_text(report)
+    print(f"bench: wrote {out}")
+
+
+def write_report(
+    results: dict[str, dict[str, list[Result]]],
+    trust_results: dict[str, tuple[float, float]],
+    floods: dict[str, Any],
+    micro_results: dict[str, list[float]],
+    memories: dict[str, dict[str, float]],
+) -> str:
+    """BENCHMARKS.md."""
+    lines = [
+        "# Benchmarks",
+        "",
+        f"Written by `make bench` ({'quick' if QUICK else 'full'} run, {ROUNDS} interleaved rounds)"
+        f" on {time.strftime('%Y-%m-%d')}. Ratios, not absolute times, are the results:",
+        "the machine is shared and noisy. Figures are median (min-max) over the rounds;",
+        "ratios are computed per round.",
+        "",
+        "## Machine and versions",
+        "",
+        f"- machine: {machine()}",
+        *[f"- {name}: {value}" for name, value in versions().items()],
+        f"- workers: {WORKERS} (uWSGI and gunicorn alike); load generators on the same cores",
+        "",
+        "## Commands",
+        "",
+        f"- `ab -k -c1 -n{AB_C1} URL`, `ab -k -c100 -n{AB_C100} URL`",
+        f"- `wrk -t2 -c100 -d{WRK_SECONDS}s --latency --timeout 5s URL`",
+        "- full: `make run`'s stack (nginx -> uWSGI -> gateway.wsgi), uWSGI's shared cache;",
+        "  a miss carries `Cookie: gateway_site_session=bench`, which bypasses the cache",
+        "- bare API app: `uwsgi --ini uwsgi.ini --module bench.bare:application` behind the",
+        "  same nginx.conf (no dispatcher, no gateway middleware)",
+        "- gunicorn: `gunicorn --workers 4 --worker-class sync gateway.wsgi:application`",
+        "  behind nginx (proxy_pass, keep-alive); its cache is per worker (no uWSGI cache)",
+        "- nginx files: the stylesheet, and the home page's bytes saved from a cache hit",
+        "",
+        "## Requests per second, latency, errors",
+        "",
+        "| target | tool | req/s | p50 ms | p99 ms | errors |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, tools in results.items():
+        for tool, rows in tools.items():
+            rps, p50, p99 = (summary([getattr(r, k) for r in rows]) for k in ("rps", "p50", "p99"))
+            errors = sum(r.errors for r in rows)
+            lines.append(f"| {name} | {tool} | {rps} | {p50} | {p99} | {errors} |")
+    goals = [
+        (
+            "home-page hit / nginx serving the same bytes (goal >= 0.8)",
+            "full: / cache hit",
+            "nginx: the cached page's bytes as a file",
+        ),
+        (
+            "home-page hit / nginx serving the stylesheet (goal >= 0.5)",
+            "full: / cache hit",
+            "nginx: stylesheet file",
+        ),
+        (
+            "full stack /backend/healthz / gunicorn sync (goal >= 2.5)",
+            "full: /backend/healthz",
+            "gunicorn sync: /backend/healthz",
+        ),
+        (
+            "full stack / miss / gunicorn sync / miss",
+            "full: / cache miss",
+            "gunicorn sync: / cache miss",
+        ),
+        (
+            "full stack /backend/healthz / bare API app (dispatcher cost)",
+            "full: /backend/healthz",
+            "bare API app on uWSGI: /healthz",
+        ),
+        ("home-page hit / miss", "full: / cache hit", "full: / cache miss"),
+    ]
+    lines += [
+        "",
+        "## Ratios (wrk -c100, per round)",
+        "",
+        "| ratio | median (min-max) |",
+        "|---|---|",
+    ]
+    for label, top, bottom in goals:
+        lines.append(f"| {label} | {summary(ratios(results, top, bottom, 'wrk -c100'))} |")
+    lines += [
+        "",
+        '## The 2012 "In Flask we Trust" table, on this stack',
+        "",
+        "nginx -> uWSGI (4 workers) -> a bench-only Flask app (`bench/trust.py`); the 2012",
+        "figures were measured on other hardware and another server set-up.",
+        "",
+        f"| route | ab -c1 -n{TRUST_N} req/s | 2012 c1 | ab -c100 -n{TRUST_N} req/s | 2012 c100 |",
+        "|---|---|---|---|---|",
+    ]
+    for path, (c1, c100) in trust_results.items():
+        old_c1, old_c100 = TRUST_2012[path]
+        lines.append(f"| {path} | {c1:,.0f} | {old_c1} | {c100:,.0f} | {old_c100} |")
+    ratio = [f / a for f, a in zip(floods["flooded"], floods["alone"], strict=True)]
+    lines += [
+        "",
+        "## The cache under a flood of anonymous non-GET requests",
+        "",
+        "wrk -c4 sends OPTIONS / and cross-site POST /stars/... as fast as it can while",
+        "wrk -c50 reads `/`; reads of `/` are sampled for `X-Cache` meanwhile.",
+        "",
+        "| figure | median (min-max) |",
+        "|---|---|",
+        f"| `/` alone, req/s | {summary(floods['alone'])} |",
+        f"| `/` during the flood, req/s | {summary(floods['flooded'])} |",
+        f"| during / alone | {summary(ratio)} |",
+        f"| flood, req/s | {summary(floods['flood'])} |",
+        f"| sampled reads of `/` that were hits | {floods['hits']}/{floods['samples']} |",
+        "",
+        "## In-process cost per request (no sockets)",
+        "",
+        "The WSGI callables driven directly (testing profile, in-process store).",
+        "",
+        "| callable | us/request |",
+        "|---|---|",
+    ]
+    for name, values in micro_results.items():
+        lines.append(f"| {name} | {summary(values)} |")
+    overhead = [
+        g - b
+        for g, b in zip(
+            micro_results["gateway, /backend/healthz"],
+            micro_results["bare API app, /healthz"],
+            strict=True,
+        )
+    ]
+    lines.append(f"| gateway cost over the bare app | {summary(overhead)} |")
+    lines += [
+        "",
+        "## Worker memory after traffic",
+        "",
+        "| workers | RSS MiB | Pss MiB |",
+        "|---|---|---|",
+    ]
+    for name, figures in memories.items():
+        lines.append(
+            f"| {name} ({figures['workers']:.0f}) | {figures['rss']:.1f} | {figures['pss']:.1f} |"
+        )
+    lines += [
+        "",
+        "## Not measured yet",
+        "",
+        "Cache hits served by nginx before Python (issue 9, deliverable 2) are not built:",
+        "every hit above still travels nginx -> uWSGI -> Python.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
