@@ -148,6 +148,7 @@ def response_cache_for(
             default.extensions["cache"][cache],
             # Where nginx finds the hits it answers without entering uWSGI (nginx.conf).
             files=Path(default.config["DATA_DIR"]) / "pages",
+            timeout=default.config["RESPONSE_CACHE_TIMEOUT"],
         ),
         routes=routes,
         timeout=default.config["RESPONSE_CACHE_TIMEOUT"],

@@ -33,6 +33,7 @@ import re
 import shutil
 import tempfile
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -97,6 +98,10 @@ class FilePages:
 
     inner: PageStore
     root: Path
+    # nginx cannot expire a file: a whole generation lives at most this long (the
+    # answers' s-maxage), so that nothing outlives what uWSGI's cache would keep (say,
+    # pages of the previous templates after a reload).
+    timeout: float = 300
     name: str = ""
     failing: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -105,8 +110,23 @@ class FilePages:
         self.name = self.name or f"{self.inner.name}+files"
 
     def generation(self) -> str | None:
-        """The inner store's current generation."""
-        return self.inner.generation()
+        """The inner store's current generation, renewed when its files are too old."""
+        token = self.inner.generation()
+        if token is not None and self._expired():
+            with open(self.root / ".lock", "w") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                if self._expired():  # not renewed by another worker meanwhile
+                    return self._renew_locked()
+            token = self.inner.generation()
+        return token
+
+    def _expired(self) -> bool:
+        try:
+            # The symlink's own time: when this generation became current.
+            started = os.lstat(self.root / CURRENT).st_mtime
+        except FileNotFoundError:
+            return False  # no files (renewal failed): nothing for nginx to serve stale
+        return time.time() - started > self.timeout
 
     def renew(self) -> str:
         """A new generation in the store, then its directory, then ``current`` swapped."""
@@ -115,14 +135,17 @@ class FilePages:
         # another has just made current.
         with open(self.root / ".lock", "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
-            token = self.inner.renew()
-            try:
-                self._swap(token)
-            except OSError as exc:
-                # The store is renewed (freshness holds); nginx must not serve the old
-                # generation: remove the link so that every request goes to Python.
-                self._failed("could not switch the pages directory", exc)
-                Path(self.root / CURRENT).unlink(missing_ok=True)
+            return self._renew_locked()
+
+    def _renew_locked(self) -> str:
+        token = self.inner.renew()
+        try:
+            self._swap(token)
+        except OSError as exc:
+            # The store is renewed (freshness holds); nginx must not serve the old
+            # generation: remove the link so that every request goes to Python.
+            self._failed("could not switch the pages directory", exc)
+            Path(self.root / CURRENT).unlink(missing_ok=True)
         return token
 
     def _swap(self, token: str) -> None:

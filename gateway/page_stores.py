@@ -185,7 +185,7 @@ class RedisPages:
         return int(self.client.info("stats").get("evicted_keys", 0))
 
 
-def page_store(url: str, shared: Any, files: Path | None = None) -> PageStore:
+def page_store(url: str, shared: Any, files: Path | None = None, timeout: float = 300) -> PageStore:
     """The page store for ``GATEWAY_CACHE_URL`` ``url``, beside flask-caching's ``shared``;
     with uWSGI's cache, mirrored as files under ``files`` for nginx (gateway.page_files)."""
     parts = urlsplit(url)
@@ -196,7 +196,7 @@ def page_store(url: str, shared: Any, files: Path | None = None) -> PageStore:
         if files is not None:
             from gateway.page_files import FilePages
 
-            return FilePages(UwsgiPages(parts.netloc), files)
+            return FilePages(UwsgiPages(parts.netloc), files, timeout)
         return UwsgiPages(parts.netloc)
     if scheme == "redis":
         # The same connection pool and timeouts as flask-caching's store.

@@ -3,6 +3,7 @@ generation directories swapped and reclaimed as the store renews."""
 
 from __future__ import annotations
 
+import os
 import random
 import re
 from pathlib import Path
@@ -158,3 +159,13 @@ def test_an_unwritable_pages_dir_is_logged_once(
     for _ in range(3):
         assert not pages.publish(token, "h:1/frontend/html/..html", b"x")
     assert len([r for r in caplog.records if r.levelname == "ERROR"]) == 1
+
+
+def test_a_generation_older_than_the_timeout_is_renewed(tmp_path: Path) -> None:
+    pages = FilePages(SimplePages("files-test-old"), tmp_path / "pages", timeout=60)
+    first = pages.renew()
+    assert pages.generation() == first
+    current = tmp_path / "pages" / "current"
+    os.utime(current, (0, 0), follow_symlinks=False)  # became current long ago
+    second = pages.generation()
+    assert second != first and current.resolve().name == second
