@@ -137,7 +137,17 @@ class FilePages:
             fcntl.flock(lock, fcntl.LOCK_EX)
             return self._renew_locked()
 
+    def withdraw(self) -> None:
+        """Let nginx serve no file until the next renewal (an invalidation the store could
+        not take: the old generation's files must not outlive it). Never raises."""
+        try:
+            (self.root / CURRENT).unlink(missing_ok=True)
+        except OSError as exc:
+            self._failed("could not withdraw the page files", exc)
+
     def _renew_locked(self) -> str:
+        # Whatever fails below, nginx must not go on serving the old generation.
+        (self.root / CURRENT).unlink(missing_ok=True)
         token = self.inner.renew()
         try:
             self._swap(token)
@@ -145,7 +155,7 @@ class FilePages:
             # The store is renewed (freshness holds); nginx must not serve the old
             # generation: remove the link so that every request goes to Python.
             self._failed("could not switch the pages directory", exc)
-            Path(self.root / CURRENT).unlink(missing_ok=True)
+            self.withdraw()
         return token
 
     def _swap(self, token: str) -> None:

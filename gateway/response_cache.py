@@ -174,7 +174,14 @@ class ResponseCache:
 
     def invalidate(self) -> bool:
         """Start a new data generation: every stored answer is stale at once."""
-        return self._call("renew") is not FAILED
+        if self._call("renew") is not FAILED:
+            return True
+        # The store is down or skipped: its old generation comes back unreachable (it is
+        # renewed on recovery), but files nginx serves by itself must go now.
+        withdraw = getattr(self.pages, "withdraw", None)
+        if withdraw is not None:
+            withdraw()
+        return False
 
     # -- the middleware ---------------------------------------------------------------
 

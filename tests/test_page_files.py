@@ -169,3 +169,31 @@ def test_a_generation_older_than_the_timeout_is_renewed(tmp_path: Path) -> None:
     os.utime(current, (0, 0), follow_symlinks=False)  # became current long ago
     second = pages.generation()
     assert second != first and current.resolve().name == second
+
+
+class FailingPages(SimplePages):
+    """A store whose renewals fail."""
+
+    def renew(self) -> str:
+        raise ConnectionError("store down")
+
+
+def test_a_renewal_the_store_refuses_leaves_nginx_no_file(tmp_path: Path) -> None:
+    good = FilePages(SimplePages("files-test-down"), tmp_path / "pages")
+    token = good.renew()
+    assert good.publish(token, "h:1/frontend/html/..html", b"old")
+    failing = FilePages(FailingPages("files-test-down"), tmp_path / "pages")
+    with pytest.raises(ConnectionError):
+        failing.renew()
+    assert not (tmp_path / "pages" / "current").exists()
+
+
+def test_an_invalidation_while_the_store_is_skipped_withdraws_the_files(tmp_path: Path) -> None:
+    from gateway.response_cache import ResponseCache
+
+    pages = FilePages(SimplePages("files-test-skip"), tmp_path / "pages")
+    pages.renew()
+    cache = ResponseCache(app=lambda e, s: [], pages=pages, routes=[])
+    cache.down_until = float("inf")  # skipped after an error
+    assert cache.invalidate() is False
+    assert not (tmp_path / "pages" / "current").exists()
