@@ -16,6 +16,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from flask import Flask
@@ -149,7 +150,13 @@ def response_cache_for(
     default = apps[""]
     return ResponseCache(
         app,
-        pages=page_store(default.config["CACHE_URL"], default.extensions["cache"][cache]),
+        pages=page_store(
+            default.config["CACHE_URL"],
+            default.extensions["cache"][cache],
+            # Where nginx finds the hits it answers without entering uWSGI (nginx.conf).
+            files=Path(default.config["DATA_DIR"]) / "pages",
+            timeout=default.config["RESPONSE_CACHE_TIMEOUT"],
+        ),
         routes=routes,
         timeout=default.config["RESPONSE_CACHE_TIMEOUT"],
     )

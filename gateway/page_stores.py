@@ -26,6 +26,7 @@ import pickle
 import socket
 import threading
 import uuid
+from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
@@ -184,11 +185,18 @@ class RedisPages:
         return int(self.client.info("stats").get("evicted_keys", 0))
 
 
-def page_store(url: str, shared: Any) -> PageStore:
-    """The page store for ``GATEWAY_CACHE_URL`` ``url``, beside flask-caching's ``shared``."""
+def page_store(url: str, shared: Any, files: Path | None = None, timeout: float = 300) -> PageStore:
+    """The page store for ``GATEWAY_CACHE_URL`` ``url``, beside flask-caching's ``shared``;
+    with uWSGI's cache, mirrored as files under ``files`` for nginx (gateway.page_files)."""
     parts = urlsplit(url)
     scheme = parts.scheme or url
     if scheme == "uwsgi":
+        # Only here: uWSGI's cache is one node's, like the files. With Redis (several
+        # nodes) a file on one node could not follow another node's invalidation.
+        if files is not None:
+            from gateway.page_files import FilePages
+
+            return FilePages(UwsgiPages(parts.netloc), files, timeout)
         return UwsgiPages(parts.netloc)
     if scheme == "redis":
         # The same connection pool and timeouts as flask-caching's store.

@@ -43,6 +43,7 @@ from flask import current_app
 
 from gateway.cache_policy import KEYED_VARY, PRIVATE_DIRECTIVES
 from gateway.negotiation import preferred_type
+from gateway.page_files import file_name
 from gateway.sessions import carries_session_cookie
 
 if TYPE_CHECKING:
@@ -173,7 +174,14 @@ class ResponseCache:
 
     def invalidate(self) -> bool:
         """Start a new data generation: every stored answer is stale at once."""
-        return self._call("renew") is not FAILED
+        if self._call("renew") is not FAILED:
+            return True
+        # The store is down or skipped: its old generation comes back unreachable (it is
+        # renewed on recovery), but files nginx serves by itself must go now.
+        withdraw = getattr(self.pages, "withdraw", None)
+        if withdraw is not None:
+            withdraw()
+        return False
 
     # -- the middleware ---------------------------------------------------------------
 
@@ -239,7 +247,7 @@ class ResponseCache:
             return [] if method == "HEAD" else [body]
         counters.misses += 1
         trace["ops"].append({"op": "get", "key": key, "result": "miss"})
-        return self._miss(environ, start_response, generation, key, counters)
+        return self._miss(environ, start_response, generation, key, counters, route)
 
     def _miss(
         self,
@@ -248,10 +256,17 @@ class ResponseCache:
         generation: str,
         key: str,
         counters: Counters,
+        route: Route,
     ) -> Iterable[bytes]:
         """Run the app; keep its answer when it may be shared."""
         captured: dict[str, Any] = {}
         ops: list[dict[str, str]] = environ[TRACE_KEY]["ops"]
+        # What the request asked for, before the dispatcher moves the prefix around.
+        request = (
+            environ.get("HTTP_HOST", ""),
+            environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", ""),
+            environ.get("QUERY_STRING", ""),
+        )
 
         def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
             captured["status"], captured["headers"] = status, headers
@@ -281,10 +296,30 @@ class ResponseCache:
         if self._call("set", generation, key, entry, self.timeout) is True:
             counters.sets += 1
             ops.append({"op": "set", "key": key, "result": "stored"})
+            self._publish(route, environ, request, generation, kept, body)
         else:
             counters.errors += 1
             ops.append({"op": "set", "key": key, "result": "error"})
         return [body]
+
+    def _publish(
+        self,
+        route: Route,
+        environ: WSGIEnvironment,
+        request: tuple[str, str, str],
+        generation: str,
+        headers: list[tuple[str, str]],
+        body: bytes,
+    ) -> None:
+        """Also write the answer as a file for nginx, when the store keeps files
+        (``gateway.page_files``) and nginx would replay this answer exactly."""
+        publish = getattr(self.pages, "publish", None)
+        if publish is None:
+            return
+        variant = "html" if preferred_type(environ.get("HTTP_ACCEPT")) == "text/html" else "json"
+        name = file_name(route.namespace, variant, request, headers)
+        if name is not None:
+            publish(generation, name, body)
 
     def stats(self) -> dict[str, Any]:
         """This process's counters per namespace, the store's evictions, and its state."""

@@ -97,6 +97,9 @@ def cluster(public_dir: Path) -> Iterator[tuple[list[Node], int, str]]:
                 "HOME": str(REPO),
                 "RUN_DIR": str(public_dir / "run-a"),
                 "LOG_DIR": str(nginx_dir / "log"),
+                # With Redis no node writes page files (one node's files could not
+                # follow another's invalidation): nginx finds none and asks the nodes.
+                "PAGES_DIR": str(public_dir / "no-pages"),
             },
         )
         servers = "".join(

@@ -1,0 +1,251 @@
+"""Hits before Python: nginx answers shared answers from the app's page files
+(gateway/page_files.py, nginx.conf "Hits before Python"), and SPEC 8 holds on that path.
+
+nginx's answers from a file carry Last-Modified (the file's), which the app never sends:
+that tells the two paths apart here; the SIGSTOP test proves uWSGI is out of the path.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from gateway.negotiation import preferred_type
+from tests.integration.conftest import Reply, Runner, request
+from tests.integration.test_cache_safety import API_COOKIE, HTML, SITE_COOKIE
+
+JSON = {"Accept": "application/json"}
+# Headers that describe this one delivery, not the answer.
+PER_DELIVERY = {"date", "x-request-id", "x-cache", "last-modified", "connection"}
+
+
+def by_nginx(reply: Reply) -> bool:
+    """True when nginx answered from a page file."""
+    return reply.headers.get("X-Cache") == "HIT" and "Last-Modified" in reply.headers
+
+
+def warm(runner: Runner, path: str, headers: dict[str, str] | None = None) -> Reply:
+    """Request ``path`` until nginx answers it from a file; that answer."""
+    for _ in range(3):
+        reply = runner.get(path, headers=headers or {})
+        if by_nginx(reply):
+            return reply
+    raise AssertionError(f"nginx never answered {path} {headers}: {reply.headers}")
+
+
+def uwsgi_pids(runner: Runner) -> list[int]:
+    """uWSGI's master and its workers."""
+    master = runner.pids()["uwsgi"]
+    children = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == master:
+                children.append(int(entry.name))
+    return [master, *children]
+
+
+@contextmanager
+def uwsgi_stopped(runner: Runner) -> Iterator[None]:
+    """uWSGI's processes stopped (SIGSTOP) for the block, then continued, by PID."""
+    pids = uwsgi_pids(runner)
+    for pid in pids:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        for pid in pids:
+            os.kill(pid, signal.SIGCONT)
+
+
+HITS = [
+    pytest.param("/", {}, id="home-any"),
+    pytest.param("/", HTML, id="home-browser"),
+    pytest.param("/category/forms", HTML, id="category"),
+    pytest.param("/search?q=login", HTML, id="search-query"),
+    pytest.param("/backend/api/categories", JSON, id="api-json"),
+    pytest.param("/backend/api/extensions?category=forms", {}, id="api-query"),
+    pytest.param("/backend/api/categories", HTML, id="api-html"),
+]
+
+
+def test_hits_are_answered_while_uwsgi_is_stopped(stack: Runner) -> None:
+    warmed = {}
+    for param in HITS:
+        path, headers = param.values
+        warmed[param.id] = warm(stack, path, headers)
+    with uwsgi_stopped(stack):
+        for param in HITS:
+            path, headers = param.values
+            reply = request(stack.port, "GET", path, headers=headers, timeout=3)
+            assert by_nginx(reply) and reply.body == warmed[param.id].body, param.id
+            head = request(stack.port, "HEAD", path, headers=headers, timeout=3)
+            assert head.status == 200 and by_nginx(head) and head.body == b"", param.id
+            assert head.headers["Content-Length"] == str(len(reply.body))
+
+
+@pytest.mark.parametrize("path,headers", [p.values for p in HITS], ids=[p.id for p in HITS])
+def test_a_hit_replays_the_apps_headers(stack: Runner, path: str, headers: dict) -> None:
+    hit = warm(stack, path, headers)
+    # The same request through the app (a cookie named "...session..." that is no app's
+    # session: nginx passes it on, the app serves its stored or a new answer).
+    app = stack.get(path, headers={**headers, "Cookie": "not_a_session=1"})
+    assert not by_nginx(app) and app.headers["X-Cache"] in ("HIT", "MISS")
+
+    def answer(reply: Reply) -> list[tuple[str, str]]:
+        return sorted(
+            (k.lower(), v) for k, v in reply.headers.items() if k.lower() not in PER_DELIVERY
+        )
+
+    assert answer(hit) == answer(app)
+    assert hit.body == app.body
+    assert hit.headers["X-Cache"] == "HIT" and hit.headers["X-Request-ID"]
+    assert "ETag" not in hit.headers and "Accept-Ranges" not in hit.headers
+
+
+def test_conditional_and_range_requests_get_the_whole_answer(stack: Runner) -> None:
+    hit = warm(stack, "/", HTML)
+    for extra in (
+        {"If-Modified-Since": hit.headers["Last-Modified"]},
+        {"If-Modified-Since": "Fri, 01 Jan 2100 00:00:00 GMT"},
+        {"If-None-Match": "*"},
+        {"If-Match": '"nothing"'},
+        {"If-Unmodified-Since": "Thu, 01 Jan 1970 00:00:00 GMT"},
+        {"Range": "bytes=0-9"},
+        {"Range": "bytes=0-9", "If-Range": hit.headers["Last-Modified"]},
+    ):
+        reply = stack.get("/", headers={**HTML, **extra})
+        assert reply.status == 200 and reply.body == hit.body, extra
+
+
+SESSION_SHAPES = [
+    f"{SITE_COOKIE}=x",
+    f"{API_COOKIE}=x",
+    f'a="b; {SITE_COOKIE}=x',
+    f"a=b c; {API_COOKIE}=x",
+    f"=; {SITE_COOKIE}=x",
+    "GATEWAY_SITE_SESSION=x",
+    "a=%67ateway_site_session",
+    "a=\\147",
+]
+
+
+@pytest.mark.parametrize("cookie", SESSION_SHAPES)
+@pytest.mark.parametrize("path", ["/", "/backend/api/categories"])
+def test_a_request_naming_a_session_cookie_goes_to_the_app(
+    stack: Runner, cookie: str, path: str
+) -> None:
+    warm(stack, path, HTML)
+    reply = stack.get(path, headers={**HTML, "Cookie": cookie})
+    assert not by_nginx(reply)
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        pytest.param({"Authorization": "Bearer x"}, id="authorization"),
+        pytest.param({"Authorization": "Basic eDp5"}, id="basic"),
+        pytest.param({"Cookie": "other=1", "Authorization": "x"}, id="cookie-and-auth"),
+    ],
+)
+def test_authorization_goes_to_the_app(stack: Runner, headers: dict[str, str]) -> None:
+    warm(stack, "/backend/api/categories", JSON)
+    assert not by_nginx(stack.get("/backend/api/categories", headers={**JSON, **headers}))
+
+
+def test_other_cookies_still_get_hits(stack: Runner) -> None:
+    warm(stack, "/", HTML)
+    assert by_nginx(stack.get("/", headers={**HTML, "Cookie": "theme=dark; _ga=GA1.1"}))
+
+
+ODD_ACCEPT = [
+    "text/html;q=0.5,*/*",
+    "text/html,application/json",
+    "application/json;q=0,*/*",
+    "text/*",
+    "TEXT/HTML",
+    'text/html,"',
+    "text/html,text/html;q=0",
+    "image/png",
+    "application/xhtml+xml,*/*;q=0.1",
+]
+
+
+@pytest.mark.parametrize("accept", ODD_ACCEPT)
+def test_odd_accept_headers_get_the_apps_variant(stack: Runner, accept: str) -> None:
+    path = "/backend/api/categories"
+    warm(stack, path, HTML)
+    warm(stack, path, JSON)
+    want = "text/html" if preferred_type(accept) == "text/html" else "application/json"
+    for _ in range(2):
+        reply = stack.get(path, headers={"Accept": accept})
+        assert reply.headers["Content-Type"].split(";")[0] == want, reply.headers
+
+
+def test_variants_and_mounts_never_share_a_file(stack: Runner) -> None:
+    html = warm(stack, "/backend/api/categories", HTML)
+    data = warm(stack, "/backend/api/categories", JSON)
+    assert html.headers["Content-Type"].startswith("text/html")
+    assert json.loads(data.body)
+    site = warm(stack, "/", HTML)
+    api = warm(stack, "/backend/", JSON)
+    assert site.body != api.body and api.headers["Content-Type"] == "application/json"
+    slash = stack.get("/backend/ui/", headers=HTML)
+    bare = stack.get("/backend/ui", headers=HTML)
+    assert (slash.status, bare.status) != (200, 200) or slash.body != bare.body
+
+
+def test_an_api_write_is_fresh_on_every_nginx_worker_at_once(stack: Runner) -> None:
+    pages = [
+        ("/category/forms", HTML),
+        ("/backend/api/extensions?category=forms", JSON),
+        ("/backend/api/extensions?category=forms", HTML),
+    ]
+    for path, headers in pages:
+        warm(stack, path, headers)
+    assert stack.create("flask-nginx-fresh", "forms", "Fresh after a write.").status == 201
+    try:
+        for n in range(30):
+            path, headers = pages[n % 3]
+            assert b"flask-nginx-fresh" in stack.get(path, headers=headers).body.lower(), n
+    finally:
+        assert stack.write("DELETE", "/backend/api/extensions/flask-nginx-fresh").status == 204
+    for path, headers in pages:
+        assert b"flask-nginx-fresh" not in stack.get(path, headers=headers).body.lower()
+
+
+TRAVERSALS = [
+    "/..%2f..%2fsecrets.json",
+    "/%2e%2e/%2e%2e/secrets.json",
+    "/a/../../secrets.json",
+    "/?x=../../../secrets.json",
+    "/?x=..%2f..%2f..%2fsecrets.json",
+    "/?x=%2e%2e%2f%2e%2e%2fsecrets.json",
+    "/..html",
+    "/.lock",
+    "/current",
+    "/backend/..%2f..%2f..%2fsecrets.json",
+    "/%00",
+    "/%2F%2F",
+    "/%2Fetc%2Fpasswd",
+    "/backend%2F..%2F..%2Fsecrets.json",
+]
+
+
+@pytest.mark.parametrize("path", TRAVERSALS)
+def test_traversal_never_reaches_outside_the_pages_dir(stack: Runner, path: str) -> None:
+    home = warm(stack, "/", HTML)
+    reply = request(stack.port, "GET", path, headers=HTML)
+    assert stack.token.encode() not in reply.body and b"root:" not in reply.body
+    # nginx answers only what its normalised path names: "/%2F%2F" is "/" to nginx and
+    # to the app alike (PATH_INFO is nginx's $document_uri).
+    assert not by_nginx(reply) or reply.body == home.body, (path, reply.status)
