@@ -48,7 +48,7 @@ BROWSER = {
     " Chrome/120.0 Safari/537.36",
     "Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
     "Referer": "http://127.0.0.1/a/page/that/linked/here?with=a&query=string",
-    "Cookie": "; ".join(f"pref{n}={'x' * 40}" for n in range(24)),
+    "Cookie": "; ".join(f"pref{n}={'x' * 40}" for n in range(40)),
 }
 
 
