@@ -128,6 +128,8 @@ def uwsgi_site(base: Path, name: str, module: str, env: dict[str, str]) -> Site:
         HOME=str(REPO),
         RUN_DIR=str(site.base),
         LOG_DIR=str(site.base / "nginx" / "logs"),
+        # The reference apps write no page files: nginx finds none and passes every request.
+        PAGES_DIR=str(site.base / "pages"),
     )
     wait_for_socket(site.base / "uwsgi.sock")
     site.nginx(conf.read_text())

@@ -94,6 +94,9 @@ class Browser:
         """Click ``element`` and wait until the page it was on has been replaced."""
         element.click()
         self.wait().until(ec.staleness_of(element))
+        # The old page is gone; the new one may still be loading (a 303 then a GET). Only
+        # a finished document's nodes stay valid for the next lookup.
+        self.wait().until(lambda d: d.execute_script("return document.readyState") == "complete")
 
     def console_errors(self) -> list[dict[str, Any]]:
         """The browser's console entries of level SEVERE since the last call."""
