@@ -409,10 +409,12 @@ def write_report(
         )
     lines += [
         "",
-        "## Not measured yet",
+        "## Notes",
         "",
-        "Cache hits served by nginx before Python (issue 9, deliverable 2) are not built:",
-        "every hit above still travels nginx -> uWSGI -> Python.",
+        "- A hit of `/` or of the API list is answered by nginx from the app's page file",
+        "  (gateway/page_files.py), without entering uWSGI; the candidates compared for that",
+        "  path (files, memcached_pass) are in docs/cache-hits.md.",
+        "- The miss carries a session cookie: nginx and the app both bypass the cache.",
         "",
     ]
     return "\n".join(lines)
