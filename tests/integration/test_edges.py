@@ -68,6 +68,53 @@ def test_errors_nginx_answers_itself_are_in_the_apps_format(
     assert_format(reply, status, api=bool(prefix))
 
 
+SHORT_HEADERS = b"".join(b"%x:\r\n" % n for n in range(0x1000, 0x1000 + 3400))
+
+
+@pytest.mark.parametrize("prefix", ["", "/backend"], ids=["site", "api"])
+@pytest.mark.parametrize(
+    ("line", "headers", "status"),
+    [
+        pytest.param(b"CONNECT {path} HTTP/1.1", b"", 405, id="connect"),
+        pytest.param(
+            b"GET {path}/%2e%2e/%2e%2e/%2e%2e/x HTTP/1.1", b"", 400, id="dot-dot-above-root"
+        ),
+        pytest.param(
+            b"POST {path} HTTP/1.1",
+            b"Content-Length: 1\r\nContent-Length: 2\r\n",
+            400,
+            id="duplicate-content-length",
+        ),
+        pytest.param(
+            b"POST {path} HTTP/1.1",
+            b"Content-Length: 5\r\nTransfer-Encoding: chunked\r\n",
+            400,
+            id="content-length-and-chunked",
+        ),
+        pytest.param(
+            b"POST {path} HTTP/1.0", b"Transfer-Encoding: chunked\r\n", 400, id="chunked-in-1.0"
+        ),
+        pytest.param(b"GET {path} HTTP/1.1", SHORT_HEADERS, 431, id="3400-short-headers"),
+    ],
+)
+def test_hostile_raw_requests_are_nginx_4xx_in_the_apps_format(
+    stack: Runner, prefix: str, line: bytes, headers: bytes, status: int
+) -> None:
+    """Requests no client library would send, refused by nginx before uWSGI sees them."""
+    head = line.replace(b"{path}", prefix.encode() + b"/x")
+    data = head + b"\r\nHost: 127.0.0.1\r\nConnection: close\r\n" + headers + b"\r\n0\r\n\r\n"
+    assert_format(raw(stack.port, data), status, api=bool(prefix))
+
+
+@pytest.mark.parametrize("method", ["PROPFIND", "BREW", "A" * 300])
+def test_odd_methods_are_the_apps_4xx(stack: Runner, method: str) -> None:
+    """Methods nginx passes on: the apps answer 404/405 in their formats, never a 5xx."""
+    site = request(stack.port, method, "/x")
+    assert_format(site, 404, api=False)
+    api = request(stack.port, method, "/backend/api/extensions")
+    assert_format(api, 405, api=True)
+
+
 @pytest.mark.parametrize(("prefix", "api"), [("", False), ("/backend", True), ("/backendx", False)])
 def test_a_bad_content_length_is_a_400_in_the_apps_format(
     stack: Runner, prefix: str, api: bool
