@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
@@ -92,7 +93,13 @@ class Browser:
 
     def click_and_wait(self, element: WebElement) -> None:
         """Click ``element`` and wait until the page it was on has been replaced."""
-        element.click()
+        try:
+            element.click()
+        except WebDriverException as exc:
+            # The click went through and the page was already being replaced when
+            # Chromium looked the node up once more: the navigation is what we wait for.
+            if "does not belong to the document" not in str(exc):
+                raise
         self.wait().until(ec.staleness_of(element))
         # The old page is gone; the new one may still be loading (a 303 then a GET). Only
         # a finished document's nodes stay valid for the next lookup.
