@@ -198,9 +198,8 @@ class CachePanel(DebugPanel):
         # The key the cache gives this URL, to show also when it bypassed the store.
         cache = current_app.extensions.get(CACHE_KEY)
         if isinstance(cache, ResponseCache):
-            environ = request.environ
-            path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
-            self.key = cache.key(cache.route_of(path or "/"), environ)
+            requested = cache.requested(request.environ)
+            self.key = cache.key(cache.route_of(requested.path or "/"), requested)
 
     def process_response(self, req: Request, response: Response) -> None:
         """Ask the app's own sharing rule about the answer about to leave."""

@@ -37,7 +37,7 @@ import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from flask import current_app
 
@@ -69,6 +69,15 @@ class Route:
     namespace: str
     session_cookie: str
     cacheable: bool = True
+
+
+class Requested(NamedTuple):
+    """What a request asks for: every part of its store key but the mount's namespace."""
+
+    host: str
+    path: str
+    query: str
+    variant: str  # the Accept variant, as the API's negotiation chooses it
 
 
 @dataclass
@@ -203,16 +212,20 @@ class ResponseCache:
         return None
 
     @staticmethod
-    def key(route: Route, environ: WSGIEnvironment) -> str:
-        """The store key of this request's answer (within a generation)."""
-        parts = (
-            route.namespace,
+    def requested(environ: WSGIEnvironment) -> Requested:
+        """What this request asks for, read before the dispatcher moves the prefix."""
+        return Requested(
             # The host too: an answer for one (trusted) host never serves another.
-            environ.get("HTTP_HOST", ""),
-            environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", ""),
-            environ.get("QUERY_STRING", ""),
-            preferred_type(environ.get("HTTP_ACCEPT")),
+            host=environ.get("HTTP_HOST", ""),
+            path=environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", ""),
+            query=environ.get("QUERY_STRING", ""),
+            variant=preferred_type(environ.get("HTTP_ACCEPT")),
         )
+
+    @staticmethod
+    def key(route: Route, requested: Requested) -> str:
+        """The store key of this request's answer (within a generation)."""
+        parts = (route.namespace, *requested)
         digest = hashlib.sha256("\0".join(parts).encode("utf-8", "surrogateescape"))
         return f"{route.namespace}:{digest.hexdigest()}"
 
@@ -229,7 +242,8 @@ class ResponseCache:
             return self.app(environ, start_response)
         counters = self.counters[route.namespace]
         generation = self.generation()
-        key = self.key(route, environ)
+        requested = self.requested(environ)
+        key = self.key(route, requested)
         if generation is None:  # the store is down: serve uncached
             counters.errors += 1
             trace["ops"].append({"op": "get", "key": key, "result": "error"})
@@ -247,7 +261,7 @@ class ResponseCache:
             return [] if method == "HEAD" else [body]
         counters.misses += 1
         trace["ops"].append({"op": "get", "key": key, "result": "miss"})
-        return self._miss(environ, start_response, generation, key, counters, route)
+        return self._miss(environ, start_response, generation, key, counters, route, requested)
 
     def _miss(
         self,
@@ -257,16 +271,11 @@ class ResponseCache:
         key: str,
         counters: Counters,
         route: Route,
+        requested: Requested,
     ) -> Iterable[bytes]:
         """Run the app; keep its answer when it may be shared."""
         captured: dict[str, Any] = {}
         ops: list[dict[str, str]] = environ[TRACE_KEY]["ops"]
-        # What the request asked for, before the dispatcher moves the prefix around.
-        request = (
-            environ.get("HTTP_HOST", ""),
-            environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", ""),
-            environ.get("QUERY_STRING", ""),
-        )
 
         def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
             captured["status"], captured["headers"] = status, headers
@@ -296,7 +305,7 @@ class ResponseCache:
         if self._call("set", generation, key, entry, self.timeout) is True:
             counters.sets += 1
             ops.append({"op": "set", "key": key, "result": "stored"})
-            self._publish(route, environ, request, generation, kept, body)
+            self._publish(route, requested, generation, kept, body)
         else:
             counters.errors += 1
             ops.append({"op": "set", "key": key, "result": "error"})
@@ -305,8 +314,7 @@ class ResponseCache:
     def _publish(
         self,
         route: Route,
-        environ: WSGIEnvironment,
-        request: tuple[str, str, str],
+        requested: Requested,
         generation: str,
         headers: list[tuple[str, str]],
         body: bytes,
@@ -316,7 +324,8 @@ class ResponseCache:
         publish = getattr(self.pages, "publish", None)
         if publish is None:
             return
-        variant = "html" if preferred_type(environ.get("HTTP_ACCEPT")) == "text/html" else "json"
+        variant = "html" if requested.variant == "text/html" else "json"
+        request = (requested.host, requested.path, requested.query)
         name = file_name(route.namespace, variant, request, headers)
         if name is not None:
             publish(generation, name, body)
