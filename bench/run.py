@@ -26,9 +26,16 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from bench.servers import VENV, WORKERS, Site, gunicorn_site, uwsgi_site, wait_for
+from bench.servers import VENV, WORKERS, Site, gunicorn_site, uwsgi_site
 from bench.tools import Result, ab, summary, wrk
-from tests.integration.conftest import REPO, Runner, request, start_runner, stop_runner
+from tests.integration.conftest import (
+    REPO,
+    Runner,
+    request,
+    start_runner,
+    stop_runner,
+    wait_until_healthy,
+)
 
 SMOKE = os.environ.get("BENCH_SMOKE") == "1"
 QUICK = SMOKE or os.environ.get("BENCH_QUICK") == "1"
@@ -221,8 +228,8 @@ def main() -> None:
         trust = uwsgi_site(base, "trust", "bench.trust:application", env)
         guni = gunicorn_site(base, env, page)
         sites += [bare, trust, guni]
-        wait_for(bare.port, "/healthz")
-        wait_for(trust.port, "/hello")
+        wait_until_healthy(bare.port, 60, path="/healthz")
+        wait_until_healthy(trust.port, 60, path="/hello")
 
         targets = {
             "full: /backend/healthz": (f"{full}/backend/healthz", {}),

@@ -9,29 +9,15 @@ serving files (the stylesheet, and a cached page's exact bytes).
 from __future__ import annotations
 
 import os
-import re
 import signal
 import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.integration.conftest import REPO, free_port, request, wait_until_healthy
+from tests.integration.conftest import REPO, VENV, free_port, render, wait_until_healthy
 
-VENV = Path(sys.prefix)
 WORKERS = 4
-
-
-def render(src: Path, dest: Path, **values: str) -> None:
-    """Copy ``src`` to ``dest`` with every ``@NAME@`` replaced (as deploy/lib.sh does)."""
-    text = src.read_text()
-    for name, value in values.items():
-        text = text.replace(f"@{name}@", value)
-    left = re.search(r"@[A-Z_]+@", text)
-    if left:
-        raise ValueError(f"{src}: placeholder {left.group()} left")
-    dest.write_text(text)
 
 
 @dataclass
@@ -83,13 +69,12 @@ class Site:
         conf = self.base / "nginx"
         (conf / "logs").mkdir(parents=True, exist_ok=True)
         (conf / "gateway.conf").write_text(site_conf)
-        render(
-            REPO / "deploy" / "nginx-main.conf",
-            conf / "nginx.conf",
-            USER_LINE="user root;",
-            RUN_DIR=str(self.base),
-            LOG_DIR=str(conf / "logs"),
-        )
+        main_conf = {
+            "USER_LINE": "user root;",
+            "RUN_DIR": str(self.base),
+            "LOG_DIR": str(conf / "logs"),
+        }
+        (conf / "nginx.conf").write_text(render(REPO / "deploy" / "nginx-main.conf", main_conf))
         self.start(
             "nginx",
             ["nginx", "-p", str(conf), "-c", str(conf / "nginx.conf"), "-g", "daemon off;"],
@@ -119,35 +104,18 @@ def uwsgi_site(base: Path, name: str, module: str, env: dict[str, str]) -> Site:
         [str(VENV / "bin" / "uwsgi"), "--ini", str(REPO / "uwsgi.ini"), "--module", module],
         run_env,
     )
-    conf = site.base / "site.conf"
-    render(
-        REPO / "nginx.conf",
-        conf,
-        LISTEN=f"127.0.0.1:{site.port}",
-        SERVER_NAMES="127.0.0.1 localhost",
-        HOME=str(REPO),
-        RUN_DIR=str(site.base),
-        LOG_DIR=str(site.base / "nginx" / "logs"),
+    site_conf = {
+        "LISTEN": f"127.0.0.1:{site.port}",
+        "SERVER_NAMES": "127.0.0.1 localhost",
+        "HOME": str(REPO),
+        "RUN_DIR": str(site.base),
+        "LOG_DIR": str(site.base / "nginx" / "logs"),
         # The reference apps write no page files: nginx finds none and passes every request.
-        PAGES_DIR=str(site.base / "pages"),
-    )
+        "PAGES_DIR": str(site.base / "pages"),
+    }
     wait_for_socket(site.base / "uwsgi.sock")
-    site.nginx(conf.read_text())
+    site.nginx(render(REPO / "nginx.conf", site_conf))
     return site
-
-
-def wait_for(port: int, path: str, seconds: float = 60) -> None:
-    """Wait until ``path`` answers 200 (every worker has loaded its app by then, mostly)."""
-    deadline = time.monotonic() + seconds
-    while True:
-        try:
-            if request(port, "GET", path, timeout=2).status == 200:
-                return
-        except OSError:
-            pass
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{path} on port {port} never answered 200")
-        time.sleep(0.05)
 
 
 def gunicorn_site(base: Path, env: dict[str, str], page: Path) -> Site:

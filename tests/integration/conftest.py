@@ -8,6 +8,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -93,18 +94,29 @@ def request(
         conn.close()
 
 
-def wait_until_healthy(port: int, seconds: float, host: str = "127.0.0.1") -> float:
-    """Poll /_gateway/health until it answers 200; return how long that took."""
+def wait_until_healthy(
+    port: int, seconds: float, host: str = "127.0.0.1", path: str = "/_gateway/health"
+) -> float:
+    """Poll ``path`` (the gateway's health) until it answers 200; return how long it took."""
     start = time.monotonic()
     while True:
         try:
-            if request(port, "GET", "/_gateway/health", host=host, timeout=2).status == 200:
+            if request(port, "GET", path, host=host, timeout=2).status == 200:
                 return time.monotonic() - start
         except OSError:
             pass
         if time.monotonic() - start > seconds:
-            raise TimeoutError(f"no healthy gateway on port {port} after {seconds}s")
+            raise TimeoutError(f"{path} on port {port} did not answer 200 within {seconds}s")
         time.sleep(0.05)
+
+
+def render(template: Path, values: dict[str, str]) -> str:
+    """``template`` with every ``@NAME@`` replaced, as deploy/lib.sh's render does."""
+    text = template.read_text()
+    for name, value in values.items():
+        text = text.replace(f"@{name}@", value)
+    assert not re.search(r"@[A-Z_]+@", text), "a placeholder is left"
+    return text
 
 
 @dataclass

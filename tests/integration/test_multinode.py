@@ -22,6 +22,7 @@ from tests.integration.conftest import (
     VENV,
     Redis,
     free_port,
+    render,
     request,
     wait_until_healthy,
 )
@@ -32,14 +33,6 @@ class Node:
     name: str
     port: int
     process: subprocess.Popen[bytes]
-
-
-def render(template: Path, values: dict[str, str]) -> str:
-    text = template.read_text()
-    for name, value in values.items():
-        text = text.replace(f"@{name}@", value)
-    assert not re.search(r"@[A-Z_]+@", text), "a placeholder is left"
-    return text
 
 
 @pytest.fixture
