@@ -31,6 +31,7 @@ from bench.tools import Result, ab, summary, wrk
 from tests.integration.conftest import (
     REPO,
     Runner,
+    children,
     request,
     start_runner,
     stop_runner,
@@ -158,11 +159,6 @@ def memory(pids: list[int]) -> dict[str, float]:
         rss.append(int(fields["Rss"].split()[0]) / 1024)
         pss.append(int(fields["Pss"].split()[0]) / 1024)
     return {"rss": statistics.median(rss), "pss": statistics.median(pss), "workers": len(pids)}
-
-
-def children(pid: int) -> list[int]:
-    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True)
-    return [int(p) for p in out.stdout.split()]
 
 
 def versions() -> dict[str, str]:

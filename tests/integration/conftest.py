@@ -321,6 +321,14 @@ def artifacts() -> Path:
     return ARTIFACTS
 
 
+def children(pid: int) -> list[int]:
+    """The PIDs of ``pid``'s child processes (a master's workers)."""
+    out = subprocess.run(
+        ["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True, check=False
+    )
+    return [int(p) for p in out.stdout.split()]
+
+
 def pid_alive(pid: int) -> bool:
     """True while ``pid`` runs (a zombie waiting to be reaped has stopped running)."""
     try:

@@ -19,7 +19,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import REPO, Reply, Runner, request, start_runner, stop_runner
+from tests.integration.conftest import (
+    REPO,
+    Reply,
+    Runner,
+    children,
+    request,
+    start_runner,
+    stop_runner,
+)
 
 LONG = "a" * 9000
 
@@ -226,11 +234,6 @@ def www_data_can_run(checkout: Path) -> bool:
 def uid_of(pid: int) -> int:
     status = Path(f"/proc/{pid}/status").read_text()
     return int(next(line for line in status.splitlines() if line.startswith("Uid:")).split()[1])
-
-
-def children(pid: int) -> list[int]:
-    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True)
-    return [int(p) for p in out.stdout.split()]
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="make run drops privileges only when root starts it")

@@ -8,19 +8,14 @@ import subprocess
 import time
 from pathlib import Path
 
-from tests.integration.conftest import REPO, pid_alive, start_runner, stop_runner
+from tests.integration.conftest import REPO, children, pid_alive, start_runner, stop_runner
 
 
 def test_runner_serves_refuses_a_second_start_and_stops_cleanly(public_dir: Path) -> None:
     runner = start_runner(public_dir / "data")
     try:
         pids = runner.pids()
-        workers = subprocess.run(
-            ["ps", "-o", "pid=", "--ppid", str(pids["uwsgi"])],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.split()
+        workers = children(pids["uwsgi"])
         assert len(workers) == 4
         assert (public_dir / "data" / "secrets.json").stat().st_mode & 0o777 == 0o600
         assert "secrets and the API token" in runner.log.read_text()
@@ -37,7 +32,7 @@ def test_runner_serves_refuses_a_second_start_and_stops_cleanly(public_dir: Path
         stopped_in = time.monotonic() - started
     assert runner.process.returncode == 0
     assert stopped_in < 10, runner.log.read_text()[-3000:]
-    for pid in [*pids.values(), *map(int, workers)]:
+    for pid in [*pids.values(), *workers]:
         assert not pid_alive(pid), pid
     assert sorted(p.name for p in runner.run_dir.iterdir()) == []
     log = runner.log.read_text()
