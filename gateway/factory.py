@@ -77,4 +77,4 @@ def register_extensions(app: Flask) -> None:
     csrf.init_app(app)
     # The toolbar can never be switched on in production, whatever the config says.
     if app.config["DEBUG_TB_ENABLED"] and app.config["PROFILE"] != "production":
-        toolbar.init_app(app)
+        toolbar().init_app(app)

@@ -13,8 +13,8 @@ the same id from ``request.headers``.
 from __future__ import annotations
 
 import logging
+import os
 import re
-import uuid
 from collections.abc import Iterable
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
@@ -35,7 +35,7 @@ def ensure_request_id(value: str | None) -> str:
     """Return ``value`` when it is a well-formed request id, else a new one."""
     if value and WELL_FORMED.fullmatch(value):
         return value
-    return uuid.uuid4().hex
+    return os.urandom(16).hex()  # 32 hex digits, like nginx's $request_id
 
 
 class RequestIdMiddleware:

@@ -25,6 +25,12 @@ Failure: a store that errs or times out is skipped for ``retry_after`` seconds (
 served uncached meanwhile) and the error is logged once per outage. When it answers
 again the generation is renewed, in case an invalidation was lost meanwhile.
 
+Answers the app would not share (a probe's ``no-store``, a 404, a page that sets a
+cookie) are remembered per process by URL and ``Accept``: the next request for the same
+URL goes straight to the app, without reading the store (no generation, key or get).
+Skipping the store never serves anything stale; should that URL's answer become
+shareable, it is forgotten, and the request after it is stored as usual.
+
 For the debug toolbar's Cache panel, each request's reads and writes of the store go
 into ``environ["gateway.cache"]``.
 """
@@ -59,6 +65,9 @@ FAILED = object()  # what a guarded store call returns when the store failed
 SAFE_METHODS = ("GET", "HEAD")
 # Headers that describe one connection or one request, never replayed.
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "x-request-id", "x-cache"}
+# How many unshareable URLs a process remembers; past it, it forgets them all at once, so
+# a client inventing URLs costs a few lookups, never memory.
+MAX_UNSHARED = 4096
 
 
 @dataclass
@@ -77,7 +86,12 @@ class Requested(NamedTuple):
     host: str
     path: str
     query: str
-    variant: str  # the Accept variant, as the API's negotiation chooses it
+    accept: str  # the raw header; the key holds the variant the API's negotiation picks
+
+    @property
+    def variant(self) -> str:
+        """``application/json`` or ``text/html``, as the API would answer this request."""
+        return preferred_type(self.accept or None)
 
 
 @dataclass
@@ -139,6 +153,8 @@ class ResponseCache:
     max_size: int = 60 * 1024
     retry_after: float = 5.0
     counters: dict[str, Counters] = field(default_factory=dict)
+    # (host, path, query, Accept) of answers the app refused to share, with the reason.
+    unshared: dict[Requested, str] = field(default_factory=dict)
     down_until: float = 0.0
     failing: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -219,13 +235,13 @@ class ResponseCache:
             host=environ.get("HTTP_HOST", ""),
             path=environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", ""),
             query=environ.get("QUERY_STRING", ""),
-            variant=preferred_type(environ.get("HTTP_ACCEPT")),
+            accept=environ.get("HTTP_ACCEPT", ""),
         )
 
     @staticmethod
     def key(route: Route, requested: Requested) -> str:
         """The store key of this request's answer (within a generation)."""
-        parts = (route.namespace, *requested)
+        parts = (route.namespace, *requested[:3], requested.variant)
         digest = hashlib.sha256("\0".join(parts).encode("utf-8", "surrogateescape"))
         return f"{route.namespace}:{digest.hexdigest()}"
 
@@ -240,9 +256,13 @@ class ResponseCache:
         trace["bypass"] = self.bypass(route, environ)
         if trace["bypass"]:
             return self.app(environ, start_response)
+        requested = self.requested(environ)
+        refusal = self.unshared.get(requested)
+        if refusal is not None:
+            trace["bypass"] = f"its last answer was not shareable ({refusal})"
+            return self._unshared(environ, start_response, requested)
         counters = self.counters[route.namespace]
         generation = self.generation()
-        requested = self.requested(environ)
         key = self.key(route, requested)
         if generation is None:  # the store is down: serve uncached
             counters.errors += 1
@@ -262,6 +282,27 @@ class ResponseCache:
         counters.misses += 1
         trace["ops"].append({"op": "get", "key": key, "result": "miss"})
         return self._miss(environ, start_response, generation, key, counters, route, requested)
+
+    def _remember_unshared(self, requested: Requested, refusal: str) -> None:
+        if len(self.unshared) >= MAX_UNSHARED:
+            self.unshared.clear()
+        self.unshared[requested] = refusal
+
+    def _unshared(
+        self,
+        environ: WSGIEnvironment,
+        start_response: StartResponse,
+        requested: Requested,
+    ) -> Iterable[bytes]:
+        """Run the app for a URL whose last answer was not shareable; nothing is stored
+        (no generation was read before the app ran), but a shareable answer is noticed."""
+
+        def watch(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            if store_refusal(status, headers, self.max_size) is None:
+                self.unshared.pop(requested, None)
+            return start_response(status, [*headers, ("X-Cache", "MISS")], exc_info)
+
+        return self.app(environ, watch)
 
     def _miss(
         self,
@@ -285,8 +326,11 @@ class ResponseCache:
         body_iter = self.app(environ, capture)
         if environ.get("REQUEST_METHOD") == "HEAD":
             return body_iter
-        if captured.get("refusal", "not started"):
-            ops.append({"op": "set", "key": key, "result": f"not stored: {captured['refusal']}"})
+        refusal = captured.get("refusal", "not started")
+        if refusal:
+            ops.append({"op": "set", "key": key, "result": f"not stored: {refusal}"})
+            if "refusal" in captured:  # the app answered, and would not share it
+                self._remember_unshared(requested, refusal)
             return body_iter
         try:
             body = b"".join(body_iter)
@@ -297,6 +341,7 @@ class ResponseCache:
         if len(body) > self.max_size:
             counters.too_big += 1
             ops.append({"op": "set", "key": key, "result": "not stored: too big"})
+            self._remember_unshared(requested, "too big")
             return [body]
         kept = [(k, v) for k, v in captured["headers"] if k.lower() not in HOP_BY_HOP]
         entry = (captured["status"], kept, body)

@@ -43,12 +43,12 @@ class GatewaySessionInterface(SecureCookieSessionInterface):
 
     def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
         """Load the session from this app's cookie; an empty one when absent or invalid."""
+        value = session_cookie(request.environ.get("HTTP_COOKIE"), self.get_cookie_name(app))
+        if not value:  # most requests: no serializer to build (~10 us); no secret, no session
+            return self.session_class() if app.secret_key else None
         serializer = self.get_signing_serializer(app)
         if serializer is None:
             return None
-        value = session_cookie(request.environ.get("HTTP_COOKIE"), self.get_cookie_name(app))
-        if not value:
-            return self.session_class()
         max_age = int(app.permanent_session_lifetime.total_seconds())
         try:
             return self.session_class(serializer.loads(value, max_age=max_age))

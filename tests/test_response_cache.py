@@ -9,6 +9,7 @@ import pytest
 from werkzeug.test import Client
 
 from gateway import build_gateway
+from gateway.mounts import Gateway
 from tests.conftest import AUTH, HTML, extension, make_settings
 
 
@@ -91,6 +92,34 @@ def test_errors_and_uncacheable_answers_are_not_stored(client: Client) -> None:
     assert missing.status_code == 404 and missing.headers["X-Cache"] == "MISS"
     assert "X-Cache" not in health.headers
     assert probe.headers["X-Cache"] == "MISS"  # the liveness probe says no-store
+
+
+def test_an_unshareable_url_skips_the_store_until_its_answer_can_be_shared(
+    gateway: Gateway, client: Client
+) -> None:
+    counters = gateway.cache.counters["backend"]  # type: ignore[union-attr]
+    url = "/backend/api/extensions/flask-example"
+    assert client.get(url).status_code == 404
+    misses = counters.misses
+    skipped = client.get(url)  # the app answered 404 last time: no store read at all
+    assert skipped.status_code == 404 and skipped.headers["X-Cache"] == "MISS"
+    assert counters.misses == misses
+    # Other Accept headers and other URLs are asked about on their own.
+    client.get(url, headers=HTML)
+    assert counters.misses == misses + 1
+    assert client.post("/backend/api/extensions", json=extension(), headers=AUTH).status_code == 201
+    fresh = client.get(url)  # shareable now: noticed, not stored (no generation was read)
+    assert fresh.status_code == 200 and fresh.headers["X-Cache"] == "MISS"
+    assert [client.get(url).headers["X-Cache"] for _ in range(2)] == ["MISS", "HIT"]
+
+
+def test_unshareable_urls_are_forgotten_past_a_bound(
+    gateway: Gateway, client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("gateway.response_cache.MAX_UNSHARED", 3)
+    for n in range(10):
+        client.get(f"/backend/api/extensions/nope-{n}")
+    assert 1 <= len(gateway.cache.unshared) <= 3  # type: ignore[union-attr]
 
 
 def test_a_write_is_seen_by_the_next_read_of_every_page(client: Client) -> None:
