@@ -29,7 +29,7 @@ dev: $(STAMP)
 	GATEWAY_PROFILE=$${GATEWAY_PROFILE:-development} $(BIN)/gateway run
 
 lint: $(STAMP)
-	$(BIN)/ruff check gateway frontend_app backend_app tests bench
+	$(BIN)/ruff check gateway frontend_app backend_app tests bench deploy
 	$(BIN)/mypy gateway
 
 # The integration tests run real nginx, uWSGI (PyPI's in .venv, Debian's for the installed

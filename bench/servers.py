@@ -86,8 +86,11 @@ class Site:
             process.stop()
 
 
-def uwsgi_site(base: Path, name: str, module: str, env: dict[str, str]) -> Site:
-    """uwsgi.ini serving ``module`` behind nginx.conf: the gateway's own settings."""
+def uwsgi_site(
+    base: Path, name: str, module: str, env: dict[str, str], static_home: Path = REPO
+) -> Site:
+    """uwsgi.ini serving ``module`` behind nginx.conf: the gateway's own settings; nginx
+    serves the static folders of ``static_home``."""
     site = Site(name, base / name)
     (site.base / "nginx").mkdir(parents=True)
     run_env = {
@@ -107,7 +110,7 @@ def uwsgi_site(base: Path, name: str, module: str, env: dict[str, str]) -> Site:
     site_conf = {
         "LISTEN": f"127.0.0.1:{site.port}",
         "SERVER_NAMES": "127.0.0.1 localhost",
-        "HOME": str(REPO),
+        "HOME": str(static_home),
         "RUN_DIR": str(site.base),
         "LOG_DIR": str(site.base / "nginx" / "logs"),
         # The reference apps write no page files: nginx finds none and passes every request.
