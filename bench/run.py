@@ -441,6 +441,13 @@ def write_report(
         "  (gateway/page_files.py), without entering uWSGI; the candidates compared for that",
         "  path (files, memcached_pass) are in docs/cache-hits.md.",
         "- The miss carries a session cookie: nginx and the app both bypass the cache.",
+        "- The bare nginx writes no access log and adds no header; the gateway's nginx.conf",
+        "  logs every request and adds the security headers and the request id to each. The",
+        "  hit beside the same bytes as a static file of nginx.conf is the hit path's own cost.",
+        "- Private memory is Private_Clean + Private_Dirty: what each worker adds. The",
+        "  standard library is shared from uWSGI's master (deploy/uwsgi_preload.py); Flask",
+        "  and the venv's libraries are imported by each worker, so a chain reload loads new",
+        "  versions (README, Worker memory).",
         "",
     ]
     return "\n".join(lines)
