@@ -18,6 +18,15 @@ from gateway.mounts import Gateway
 TOKEN = secrets.token_urlsafe(32)
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 HTML = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
+# The debug toolbar's routes under both mounts: 404s wherever the toolbar is off.
+TOOLBAR_PATHS = [
+    "/_debug_toolbar/static/css/toolbar.css",
+    "/_debug_toolbar/static/js/toolbar.js",
+    "/_debug_toolbar/views/template/x",
+    "/backend/_debug_toolbar/static/css/toolbar.css",
+    "/backend/_debug_toolbar/static/js/toolbar.js",
+    "/backend/_debug_toolbar/views/template/x",
+]
 
 
 def make_settings(data_dir: Path, **overrides: Any) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from gateway.cli import main
 from gateway.mounts import Gateway
 from gateway.panels import CachePanel, GatewayPanel, RoutesPanel, redact_url
 from gateway.settings import GATEWAY_PANELS, ConfigError
-from tests.conftest import HTML, make_settings
+from tests.conftest import HTML, TOOLBAR_PATHS, make_settings
 from tests.test_settings import production
 
 LOCAL = {"REMOTE_ADDR": "127.0.0.1"}
@@ -333,15 +333,6 @@ def test_toolbar_without_a_secret_is_one_line(tmp_path: Path) -> None:
 
 
 # -- production: no toolbar, no debugger -------------------------------------------------
-
-TOOLBAR_PATHS = [
-    "/_debug_toolbar/static/css/toolbar.css",
-    "/_debug_toolbar/static/js/toolbar.js",
-    "/_debug_toolbar/views/template/x",
-    "/backend/_debug_toolbar/static/css/toolbar.css",
-    "/backend/_debug_toolbar/static/js/toolbar.js",
-    "/backend/_debug_toolbar/views/template/x",
-]
 
 
 @pytest.fixture

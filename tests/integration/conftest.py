@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 from selenium.webdriver.remote.webdriver import WebDriver
 
-from tests.integration.chromium import start_chromium
+from tests.integration.chromium import Browser, start_chromium
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -312,6 +312,16 @@ def chromium() -> Iterator[WebDriver]:
     """One headless Chromium per module (tests/integration/chromium.py)."""
     with start_chromium() as driver:
         yield driver
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Browser]:
+    """The module's ``browser`` (its own fixture: which server it points at) with no
+    cookies, the default window size and an empty log."""
+    browser.reset("/_gateway/health")
+    yield browser
+    browser.open("/_gateway/health")
+    browser.driver.delete_all_cookies()
 
 
 @pytest.fixture(scope="session")

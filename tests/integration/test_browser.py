@@ -6,7 +6,6 @@ would try to download a browser). Only 127.0.0.1 is contacted.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -28,15 +27,6 @@ SESSION_COOKIE = "gateway_site_session"
 def browser(chromium: WebDriver, stack: Runner) -> Browser:
     """The module's Chromium, pointed at the production stack."""
     return Browser(chromium, f"http://127.0.0.1:{stack.port}")
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Browser]:
-    """The module's browser with no cookies, the default window size and an empty log."""
-    browser.reset("/_gateway/health")
-    yield browser
-    browser.open("/_gateway/health")
-    browser.driver.delete_all_cookies()
 
 
 # --- 1. Layout: no sideways scrolling on a phone or a laptop -----------------------------

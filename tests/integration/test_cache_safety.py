@@ -17,9 +17,9 @@ from urllib.parse import urlencode
 
 import pytest
 
+from tests.conftest import HTML
 from tests.integration.conftest import Reply, Runner, request, start_runner, stop_runner
 
-HTML = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 SITE_COOKIE = "gateway_site_session"
 API_COOKIE = "gateway_api_session"

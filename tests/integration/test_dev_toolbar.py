@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 import struct
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,15 +33,6 @@ HEX_ID = re.compile(r"[0-9a-f]{32}")
 def browser(chromium: WebDriver, dev_server: DevServer) -> Browser:
     """The module's Chromium, pointed at the dev server."""
     return Browser(chromium, dev_server.base)
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Browser]:
-    """No cookies (the toolbar's included), 1280 px wide."""
-    browser.reset("/_gateway/health")
-    yield browser
-    browser.open("/_gateway/health")
-    browser.driver.delete_all_cookies()
 
 
 def open_panel(page: Browser, dom_id: str) -> WebElement:

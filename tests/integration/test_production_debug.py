@@ -9,22 +9,11 @@ from __future__ import annotations
 
 import pytest
 
+from tests.conftest import HTML, TOOLBAR_PATHS
 from tests.integration.conftest import Runner
 
-HTML = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
 
-
-@pytest.mark.parametrize(
-    "path",
-    [
-        "/_debug_toolbar/static/css/toolbar.css",
-        "/_debug_toolbar/static/js/toolbar.js",
-        "/_debug_toolbar/views/template/x",
-        "/backend/_debug_toolbar/static/css/toolbar.css",
-        "/backend/_debug_toolbar/static/js/toolbar.js",
-        "/backend/_debug_toolbar/views/template/x",
-    ],
-)
+@pytest.mark.parametrize("path", TOOLBAR_PATHS)
 def test_toolbar_routes_are_404_under_both_mounts(stack: Runner, path: str) -> None:
     reply = stack.get(path, headers=HTML)
     assert reply.status == 404, (path, reply.status)
