@@ -15,7 +15,14 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.integration.conftest import REPO, VENV, free_port, render, wait_until_healthy
+from tests.integration.conftest import (
+    REPO,
+    VENV,
+    free_port,
+    launch,
+    render,
+    wait_until_healthy,
+)
 
 WORKERS = 4
 
@@ -53,13 +60,7 @@ class Site:
 
     def start(self, name: str, argv: list[str], env: dict[str, str]) -> Process:
         log = self.base / f"{name}.log"
-        popen = subprocess.Popen(
-            argv,
-            env=env,
-            stdout=log.open("wb"),
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        popen = launch(argv, env, log)
         process = Process(name, popen, log)
         self.processes.append(process)
         return process

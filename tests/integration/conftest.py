@@ -16,7 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -176,6 +176,15 @@ class Runner:
         }
 
 
+def launch(argv: Sequence[str | Path], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """Start ``argv`` with exactly ``env``, its output in ``log``, in a session of its own
+    (no signal meant for the test run reaches it, and its process group can be swept)."""
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            argv, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+
 def start_runner(data_dir: Path, script: Path = REPO / "deploy" / "run", **env: str) -> Runner:
     """Start deploy/run (or ``script``, a copy of it) and wait until it serves."""
     port = free_port()
@@ -187,13 +196,7 @@ def start_runner(data_dir: Path, script: Path = REPO / "deploy" / "run", **env: 
         **env,
     }
     log = data_dir.parent / f"{data_dir.name}-runner.log"
-    process = subprocess.Popen(
-        [script],
-        env=environ,
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    process = launch([script], environ, log)
     runner = Runner(port, data_dir, process, log, environ)
     try:
         wait_until_healthy(port, 60)
@@ -264,14 +267,8 @@ def start_dev_server(data_dir: Path, **env: str) -> DevServer:
         **env,
     }
     log = data_dir.parent / f"{data_dir.name}-dev.log"
-    process = subprocess.Popen(
-        [VENV / "bin" / "gateway", "run", "--port", str(port)],
-        env=environ,
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-        # Its own process group: the reloader's child is found by it if it outlives its parent.
-        start_new_session=True,
-    )
+    # Its own process group: the reloader's child is found by it if it outlives its parent.
+    process = launch([VENV / "bin" / "gateway", "run", "--port", str(port)], environ, log)
     server = DevServer(port, data_dir, process, log)
     try:
         wait_until_healthy(port, 60)

@@ -22,6 +22,7 @@ from tests.integration.conftest import (
     VENV,
     Redis,
     free_port,
+    launch,
     render,
     request,
     wait_until_healthy,
@@ -59,7 +60,7 @@ def cluster(public_dir: Path) -> Iterator[tuple[list[Node], int, str]]:
             run_dir = public_dir / f"run-{name}"
             run_dir.mkdir()
             port = free_port()
-            process = subprocess.Popen(
+            process = launch(
                 [
                     VENV / "bin" / "uwsgi",
                     "--ini",
@@ -67,10 +68,8 @@ def cluster(public_dir: Path) -> Iterator[tuple[list[Node], int, str]]:
                     "--http-socket",
                     f"127.0.0.1:{port}",
                 ],
-                env={**env, "GATEWAY_RUN_DIR": str(run_dir)},
-                stdout=(public_dir / f"node-{name}.log").open("wb"),
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
+                {**env, "GATEWAY_RUN_DIR": str(run_dir)},
+                public_dir / f"node-{name}.log",
             )
             processes.append(process)
             nodes.append(Node(name, port, process))
