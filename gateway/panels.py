@@ -67,12 +67,17 @@ def _wsgi_text(value: str) -> str:
     return value.encode("latin-1", "replace").decode("utf-8", "replace")
 
 
+def _mount_root() -> str:
+    """The prefix the current app is mounted at ("/" for the default app)."""
+    return str(current_app.config.get("APPLICATION_ROOT") or "/")
+
+
 def _inventory() -> Inventory:
     """The gateway's tables; an app built alone (no ``Gateway``) lists only itself."""
     found = current_app.extensions.get(INVENTORY_KEY)
     if isinstance(found, Inventory):
         return found
-    prefix = str(current_app.config.get("APPLICATION_ROOT") or "/").rstrip("/")
+    prefix = _mount_root().rstrip("/")
     return Inventory((), route_table({prefix: current_app}))
 
 
@@ -87,11 +92,20 @@ def redact_url(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
-class GatewayPanel(DebugPanel):
+class InlinePanel(DebugPanel):
+    """A panel whose content is shown in the toolbar itself, with no page of its own."""
+
+    has_content = True
+
+    def url(self) -> str:
+        """No separate page: the content is inline."""
+        return ""
+
+
+class GatewayPanel(InlinePanel):
     """Where this request went: the mount table and the app that served it."""
 
     name = "Gateway"
-    has_content = True
 
     def __init__(self, jinja_env: Any, context: dict[str, Any] | None = None) -> None:
         super().__init__(jinja_env, context)
@@ -109,16 +123,12 @@ class GatewayPanel(DebugPanel):
         """The panel's heading (rendered unescaped: a constant)."""
         return "Gateway: mounts and this request"
 
-    def url(self) -> str:
-        """No separate page: the content is inline."""
-        return ""
-
     def process_request(self, request: Request) -> None:
         """Note what the serving app sees before its view runs."""
         environ = request.environ
         self.seen = {
             "app": current_app.name,
-            "prefix": str(current_app.config.get("APPLICATION_ROOT") or "/"),
+            "prefix": _mount_root(),
             "profile": str(current_app.config.get("PROFILE", "?")),
             "namespace": str(current_app.config.get("CACHE_NAMESPACE", "?")),
             "script_name": _wsgi_text(environ.get("SCRIPT_NAME", "")),
@@ -151,11 +161,10 @@ class GatewayPanel(DebugPanel):
         return str(_section("This request", this) + _section("Mount table", table))
 
 
-class CachePanel(DebugPanel):
+class CachePanel(InlinePanel):
     """The shared store on this request: reads and writes, and whether it may be shared."""
 
     name = "Cache"
-    has_content = True
 
     def __init__(self, jinja_env: Any, context: dict[str, Any] | None = None) -> None:
         super().__init__(jinja_env, context)
@@ -176,10 +185,6 @@ class CachePanel(DebugPanel):
     def title(self) -> str:
         """The panel's heading (rendered unescaped: a constant)."""
         return "Shared cache: this request"
-
-    def url(self) -> str:
-        """No separate page: the content is inline."""
-        return ""
 
     def _ops(self) -> list[dict[str, Any]]:
         """The store operations traced so far (the trace is shared with the middleware)."""
@@ -240,11 +245,10 @@ class CachePanel(DebugPanel):
         return str(parts + _section("Would this answer be shared?", verdict))
 
 
-class RoutesPanel(DebugPanel):
+class RoutesPanel(InlinePanel):
     """Every route of every mounted app, where the stock Route List knows one app."""
 
     name = "GatewayRoutes"
-    has_content = True
 
     def __init__(self, jinja_env: Any, context: dict[str, Any] | None = None) -> None:
         super().__init__(jinja_env, context)
@@ -263,15 +267,11 @@ class RoutesPanel(DebugPanel):
         """The panel's heading (rendered unescaped: a constant)."""
         return "Routes of every mounted app"
 
-    def url(self) -> str:
-        """No separate page: the content is inline."""
-        return ""
-
     def process_request(self, req: Request) -> None:
         """Note the rule that matched, to mark its row."""
         rule = request.url_rule
         if rule is not None:
-            root = str(current_app.config.get("APPLICATION_ROOT") or "/").rstrip("/")
+            root = _mount_root().rstrip("/")
             self.matched = (root + rule.rule, current_app.name)
 
     def content(self) -> str:
