@@ -1,4 +1,5 @@
-"""The ``gateway`` console script: routes, mounts, check, run, secrets, cache-stats.
+"""The ``gateway`` console script: routes, mounts, check, run, secrets, cache-stats,
+nginx-values.
 
 Every command reads its configuration from the environment (and the generated secrets
 file), like uWSGI does. Tests hand a mapping as click's ``obj`` instead.
@@ -22,11 +23,13 @@ from collections.abc import Sequence
 from typing import Any, NoReturn
 
 import click
+from flask import Config
 from werkzeug.serving import run_simple
 
-from gateway.mounts import Gateway, build_gateway
+from gateway import page_files
+from gateway.mounts import Gateway, build_gateway, load_mounts
 from gateway.secret_file import FILENAME, GENERATED, ensure_secrets, read_secrets
-from gateway.settings import PROFILES, ConfigError, data_dir, resolve_source
+from gateway.settings import PROFILES, ConfigError, data_dir, load_config, resolve_source
 from gateway.stores import check_cache_url
 
 
@@ -128,6 +131,19 @@ def check(ctx: click.Context, profile: str | None) -> None:
     names = ", ".join(f"{m.prefix or '/'} -> {m.app}" for m in gateway.mounts)
     profiles = {app.config["PROFILE"] for app in gateway.apps.values()}
     click.echo(f"ok: {', '.join(sorted(profiles))} profile, {names}")
+
+
+@main.command("nginx-values")
+@click.pass_context
+def nginx_values(ctx: click.Context) -> None:
+    """The values nginx.conf takes from the settings, as NAME=VALUE lines to render it."""
+    source, profile = resolve_source(_source(ctx))
+    mounts = load_mounts(source)
+    default = next(m.app for m in mounts if m.prefix == "")
+    config = Config(".")
+    load_config(config, default, source, profile, "")
+    for name, value in page_files.nginx_values(config["RESPONSE_CACHE_TIMEOUT"]).items():
+        click.echo(f"{name}={value}")
 
 
 @main.command()

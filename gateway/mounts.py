@@ -23,6 +23,7 @@ from flask import Flask
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
 from gateway.build_id import source_digest
+from gateway.error_guard import JSON_PAGE, ErrorGuard, error_page
 from gateway.extensions import cache
 from gateway.health import HealthApp
 from gateway.inventory import EXTENSION_KEY as INVENTORY_KEY
@@ -121,7 +122,12 @@ class Gateway:
             # A catalogue created just now: nothing cached from an earlier one may serve.
             if any([app.extensions.pop("catalogue_seeded", False) for app in apps.values()]):
                 self.cache.invalidate()
-        self.wsgi_app = RequestIdMiddleware(self.cache or dispatcher)
+        self.wsgi_app: WSGIApplication = RequestIdMiddleware(self.cache or dispatcher)
+        # Outermost: a failure of any layer above is a clean 500 in the mount's format.
+        # In development the Werkzeug debugger is the outermost layer instead.
+        if not any(app.config["USE_DEBUGGER"] for app in apps.values()):
+            pages = {m.prefix: error_page(m.app) for m in mounts}
+            self.wsgi_app = ErrorGuard(self.wsgi_app, {**pages, GATEWAY_PREFIX: JSON_PAGE})
         # Both tables once, for `gateway routes`/`mounts` and each app's toolbar panels.
         health = RouteRow(f"{GATEWAY_PREFIX}/health", ("GET",), "gateway.health", "gateway")
         self.inventory = Inventory(mount_table(mounts, apps), route_table(apps, [health]))

@@ -133,6 +133,16 @@ class UwsgiPages:
         raw = pickle.dumps(entry, pickle.HIGHEST_PROTOCOL)
         return bool(self.uwsgi.cache_update(f"{generation}:{key}", raw, timeout, self.pages))
 
+    def capacity(self) -> int:
+        """How many answers ``<name>-pages`` holds: its ``items`` in uwsgi.ini."""
+        options = self.uwsgi.opt.get("cache2", [])
+        for option in options if isinstance(options, list) else [options]:
+            text = option.decode() if isinstance(option, bytes) else str(option)
+            fields = dict(part.split("=", 1) for part in text.split(",") if "=" in part)
+            if fields.get("name") == self.pages and fields.get("items", "").isdigit():
+                return int(fields["items"])
+        raise RuntimeError(f"uwsgi.ini gives cache2 {self.pages!r} no items")
+
     def evictions(self) -> int | None:
         """uWSGI's own count of least-recently-used answers purged (its stats "full")."""
         path = self.uwsgi.opt.get("stats")
@@ -193,11 +203,12 @@ def page_store(url: str, shared: Any, files: Path | None = None, timeout: float 
     if scheme == "uwsgi":
         # Only here: uWSGI's cache is one node's, like the files. With Redis (several
         # nodes) a file on one node could not follow another node's invalidation.
+        pages = UwsgiPages(parts.netloc)
         if files is not None:
             from gateway.page_files import FilePages
 
-            return FilePages(UwsgiPages(parts.netloc), files, timeout)
-        return UwsgiPages(parts.netloc)
+            return FilePages(pages, files, int(timeout), max_files=pages.capacity())
+        return pages
     if scheme == "redis":
         # The same connection pool and timeouts as flask-caching's store.
         return RedisPages(url, shared._write_client)

@@ -49,7 +49,6 @@ from flask import current_app
 
 from gateway.cache_policy import KEYED_VARY, PRIVATE_DIRECTIVES
 from gateway.negotiation import preferred_type
-from gateway.page_files import file_name
 from gateway.sessions import carries_session_cookie
 
 if TYPE_CHECKING:
@@ -371,9 +370,7 @@ class ResponseCache:
             return
         variant = "html" if requested.variant == "text/html" else "json"
         request = (requested.host, requested.path, requested.query)
-        name = file_name(route.namespace, variant, request, headers)
-        if name is not None:
-            publish(generation, name, body)
+        publish(generation, route.namespace, variant, request, headers, body)
 
     def stats(self) -> dict[str, Any]:
         """This process's counters per namespace, the store's evictions, and its state."""

@@ -2,9 +2,10 @@
 
 Each app reads its session with ``GatewaySessionInterface``; the response cache asks
 ``carries_session_cookie`` before it answers from the shared store. Both go through
-``session_cookie``, Werkzeug's cookie parser (which, unlike ``http.cookies``, keeps
-going past a malformed pair), so whenever an app would see a session the cache sees
-the cookie too::
+``session_cookie``, the parser behind Flask's own ``request.cookies`` (which, unlike
+``http.cookies``, keeps going past a malformed pair, and reads the header's bytes as
+they came, never raising on one that is not UTF-8), so whenever an app would see a
+session the cache sees the cookie too::
 
     app.session_interface = GatewaySessionInterface()
     carries_session_cookie(environ.get("HTTP_COOKIE"), "gateway_site_session")
@@ -15,15 +16,20 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
-from itsdangerous import BadSignature
-from werkzeug.http import parse_cookie
+from itsdangerous import BadData
+from werkzeug.sansio.http import parse_cookie
 
 if TYPE_CHECKING:
     from flask import Flask, Request
 
 
 def session_cookie(cookie_header: str | None, name: str) -> str | None:
-    """The value of cookie ``name`` in a ``Cookie`` header as the app reads it, or None."""
+    """The value of cookie ``name`` in a ``Cookie`` header as the app reads it, or None.
+
+    ``werkzeug.http.parse_cookie`` would decode the header as UTF-8 first and raise on
+    a stray byte (``caf\\xe9``); Flask's ``request.cookies`` does not, and neither does
+    this: an undecodable session cookie is then a bad signature, an empty session.
+    """
     if not cookie_header:
         return None
     return parse_cookie(cookie_header).get(name)
@@ -52,5 +58,5 @@ class GatewaySessionInterface(SecureCookieSessionInterface):
         max_age = int(app.permanent_session_lifetime.total_seconds())
         try:
             return self.session_class(serializer.loads(value, max_age=max_age))
-        except BadSignature:  # tampered or expired (itsdangerous checks max_age)
+        except BadData:  # tampered, expired (itsdangerous checks max_age) or undecodable
             return self.session_class()

@@ -1,96 +1,99 @@
-"""Page files for nginx (gateway.page_files): the same rules as nginx.conf, and the
-generation directories swapped and reclaimed as the store renews."""
+"""Page files for nginx (gateway.page_files): the same rules as nginx.conf, generations
+linked by time slot, swapped and reclaimed as the store renews, bounded in number."""
 
 from __future__ import annotations
 
 import os
-import random
 import re
+import time
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, example, given, settings
 
 from gateway.negotiation import preferred_type
-from gateway.page_files import CACHE_CONTROL, SAFE_PATH, SAFE_QUERY, FilePages, file_name
+from gateway.page_files import (
+    COUNT,
+    SAFE_PATH,
+    SAFE_QUERY,
+    FilePages,
+    cache_control,
+    file_name,
+    nginx_values,
+    slot_digits,
+)
 from gateway.page_stores import SimplePages
+from tests.accept_headers import BROWSERS, accept_headers, arbitrary_headers
 
 NGINX_CONF = Path(__file__).resolve().parents[1] / "nginx.conf"
+CONTROL = cache_control(300)
 SITE_HEADERS = [
     ("Content-Type", "text/html; charset=utf-8"),
     ("Content-Length", "5"),
-    ("Cache-Control", CACHE_CONTROL),
+    ("Cache-Control", CONTROL),
     ("Vary", "Cookie"),
 ]
+HOME = ("h:1", "/", "")
 
 
-def nginx_map(source: str) -> dict[str, str]:
-    """The regex entries of nginx.conf's ``map <source> ...`` block: pattern -> value,
-    unescaped as nginx reads a quoted string."""
+def nginx_map(source: str) -> tuple[dict[str, str], list[tuple[re.Pattern[str], str]]]:
+    """nginx.conf's ``map <source> ...`` block: its exact entries, and its regexes in
+    order, unescaped as nginx reads a quoted string and compiled as PCRE would run them
+    on bytes (ASCII case folding only)."""
     text = NGINX_CONF.read_text()
     block = text[text.index(f"map {source} ") :]
-    block = block[: block.index("\n}")]
-    entries = re.findall(r'^\s*"(~\*?)(.*)" (\S+);$', block, re.M)
-    return {
-        ("(?i)" if flag == "~*" else "") + pattern.replace("\\\\", "\\"): value
-        for flag, pattern, value in entries
-    }
+    block = block[block.index("{") + 1 : block.index("\n}")]
+    exact, regexes = {}, []
+    for key, value in re.findall(r'^\s*"((?:[^"\\]|\\.)*)" (\S+);$', block, re.M):
+        key = key.replace("\\\\", "\\")
+        if key.startswith("~"):
+            flags = re.ASCII | (re.IGNORECASE if key.startswith("~*") else 0)
+            regexes.append((re.compile(key.lstrip("~*"), flags), value))
+        else:
+            exact[key] = value
+    return exact, regexes
 
 
 def nginx_variant(accept: str) -> str:
-    """The variant nginx.conf's Accept map gives ``accept`` ("" = not certain)."""
-    if accept == "":
-        return "json"
-    for pattern, value in nginx_map("$http_accept").items():
-        if re.search(pattern, accept):
-            return value
-    return ""
+    """The variant nginx.conf's Accept map gives ``accept`` ("" = not certain): exact
+    entries first, then the regexes in order, as nginx's map does."""
+    exact, regexes = nginx_map("$http_accept")
+    if accept in exact:
+        return exact[accept]
+    return next((value for pattern, value in regexes if pattern.search(accept)), "")
 
 
-ACCEPT_ATOMS = [
-    "text/html", "*/*", "application/json", "application/*", "text/*", "image/png",
-    "application/xhtml+xml", ";q=0", ";q=0.5", ";q=1", ";q=2", ";q=0.000", ";Q=0", ";q =0",
-    ";q=.5", ";q=-1", ";level=1", '"', "\\", ",", ", ", "JSON", "Text/Html", "*", " ", "=",
-]  # fmt: skip
+def app_variant(accept: str) -> str:
+    return "html" if preferred_type(accept or None) == "text/html" else "json"
 
 
-def accept_sample(count: int, seed: int = 7) -> list[str]:
-    """Accept headers built from pieces that move werkzeug's choice, half led by text/html."""
-    rng = random.Random(seed)
-    sample = []
-    for _ in range(count):
-        value = "".join(rng.choice(ACCEPT_ATOMS) for _ in range(rng.randint(0, 6)))
-        sample.append(("text/html," + value) if rng.random() < 0.5 else value)
-    return sample
+@settings(max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(accept_headers())
+@example('*/*, application/json;q="0"')
+@example("*/*, application/json;q*=utf-8''0")
+@example("*/*, application/json;q*0=0")
+@example('application/*;q="0", */*')
+@example("text/html,te\\xt/html")
+def test_nginx_is_never_sure_of_another_variant_than_the_app(accept: str) -> None:
+    variant = nginx_variant(accept)
+    assert variant in ("", app_variant(accept)), (accept, variant)
 
 
-BROWSERS = [
-    "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
-    "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8",
-    "*/*",
-    "application/json",
-    "",
-]
-
-
-def test_nginx_variant_is_never_other_than_the_apps() -> None:
-    # One test over the whole sample: 20,000 parametrized cases would cost a minute.
-    wrong = []
-    for accept in BROWSERS + accept_sample(20000):
-        variant = nginx_variant(accept)
-        if variant and variant != ("html" if preferred_type(accept) == "text/html" else "json"):
-            wrong.append((accept, variant))
-    assert not wrong
+@settings(max_examples=1000, deadline=None)
+@given(arbitrary_headers)
+def test_nginx_is_never_sure_of_another_variant_for_any_bytes(accept: str) -> None:
+    assert nginx_variant(accept) in ("", app_variant(accept))
 
 
 def test_nginx_is_certain_for_common_clients() -> None:
-    assert [nginx_variant(a) for a in BROWSERS] == ["html", "html", "json", "json", "json"]
+    assert [nginx_variant(a) for a in BROWSERS] == ["html", "html", "html", "json", "json", "json"]
 
 
 def test_nginx_and_python_share_the_path_and_query_rules() -> None:
-    uri = nginx_map("$uri")
-    args = nginx_map("$args")
-    assert list(uri) == [f"^{SAFE_PATH.pattern}$"]
-    assert list(args) == [f"^{SAFE_QUERY.pattern}$"]
+    _, uri = nginx_map("$uri")
+    _, args = nginx_map("$args")
+    assert [p.pattern for p, _ in uri] == [f"^{SAFE_PATH.pattern}$"]
+    assert [p.pattern for p, _ in args] == [f"^{SAFE_QUERY.pattern}$"]
 
 
 @pytest.mark.parametrize(
@@ -109,12 +112,13 @@ def test_nginx_and_python_share_the_path_and_query_rules() -> None:
     ],
 )
 def test_no_file_name_for_unsafe_requests(path: str, query: str) -> None:
-    assert file_name("frontend", "html", ("127.0.0.1:80", path, query), SITE_HEADERS) is None
+    request = ("127.0.0.1:80", path, query)
+    assert file_name("frontend", "html", request, SITE_HEADERS, CONTROL) is None
 
 
 def test_file_names_keep_slash_and_query_apart() -> None:
     names = {
-        file_name("frontend", "html", ("h:1", path, query), SITE_HEADERS)
+        file_name("frontend", "html", ("h:1", path, query), SITE_HEADERS, CONTROL)
         for path, query in [("/a", ""), ("/a/", ""), ("/a", "b"), ("/a.b", ""), ("/", "")]
     }
     assert None not in names and len(names) == 5
@@ -125,29 +129,95 @@ def test_file_names_keep_slash_and_query_apart() -> None:
     [
         ("Vary", "Accept"),
         ("Cache-Control", "public, max-age=60"),
+        ("Cache-Control", cache_control(60)),
         ("Content-Type", "text/plain"),
         ("X-Extra", "1"),
     ],
 )
 def test_no_file_when_nginx_could_not_replay_the_headers(change: tuple[str, str]) -> None:
     headers = [h for h in SITE_HEADERS if h[0] != change[0]] + [change]
-    assert file_name("frontend", "html", ("h:1", "/", ""), headers) is None
+    assert file_name("frontend", "html", HOME, headers, CONTROL) is None
 
 
-def test_renew_swaps_current_and_reclaims_old_generations(tmp_path: Path) -> None:
-    pages = FilePages(SimplePages("files-test"), tmp_path / "pages")
+@pytest.mark.parametrize(
+    "timeout,digits,links", [(1, 0, 1), (9, 0, 9), (60, 0, 60), (300, 1, 30), (3600, 2, 36)]
+)
+def test_slots_follow_the_timeout(timeout: int, digits: int, links: int) -> None:
+    assert slot_digits(timeout) == digits
+    assert nginx_values(timeout) == {"S_MAXAGE": str(timeout), "SLOT_DIGITS": str(digits)}
+    # A generation is linked for the slots that end before it is `timeout` seconds old:
+    # between timeout - slot and timeout seconds.
+    slot = 10**digits
+    assert links * slot <= timeout and (links + 1) * slot > timeout - slot
+
+
+def slots(root: Path) -> dict[str, str]:
+    """Slot link -> the generation it names."""
+    return {e.name: os.readlink(e) for e in root.iterdir() if e.name.startswith("slot-")}
+
+
+def current(root: Path) -> Path:
+    """The directory nginx reads now (through this second's slot link)."""
+    digits = slot_digits(300)
+    return root / f"slot-{int(time.time()) // 10**digits}"
+
+
+def publish(pages: FilePages, generation: str, path: str, body: bytes) -> bool:
+    return pages.publish(generation, "frontend", "html", ("h:1", path, ""), SITE_HEADERS, body)
+
+
+def test_renew_links_the_slots_and_reclaims_old_generations(tmp_path: Path) -> None:
+    root = tmp_path / "pages"
+    pages = FilePages(SimplePages("files-test"), root)
     first = pages.renew()
-    assert pages.publish(first, "h:1/frontend/html/..html", b"first")
+    assert publish(pages, first, "/", b"first")
+    assert (current(root) / "h:1/frontend/html/..html").read_bytes() == b"first"
     second = pages.renew()
-    current = tmp_path / "pages" / "current"
-    assert current.resolve().name == second
-    assert not (tmp_path / "pages" / first).exists()
+    links = slots(root)
+    assert set(links.values()) == {second} and 29 <= len(links) <= 30
+    assert not (root / first).exists()
     # A slow request that read the first generation keeps nothing now.
-    assert not pages.publish(first, "h:1/frontend/html/..html", b"stale")
-    assert not (current / "h:1/frontend/html/..html").exists()
-    assert pages.publish(second, "h:1/frontend/html/..html", b"fresh")
-    assert (current / "h:1/frontend/html/..html").read_bytes() == b"fresh"
-    assert oct((current / "h:1/frontend/html/..html").stat().st_mode & 0o777) == "0o644"
+    assert not publish(pages, first, "/", b"stale")
+    assert not (current(root) / "h:1/frontend/html/..html").exists()
+    assert publish(pages, second, "/", b"fresh")
+    page = current(root) / "h:1/frontend/html/..html"
+    assert page.read_bytes() == b"fresh" and oct(page.stat().st_mode & 0o777) == "0o644"
+
+
+def test_a_generation_is_never_linked_past_the_timeout(tmp_path: Path) -> None:
+    root = tmp_path / "pages"
+    started = time.time()
+    pages = FilePages(SimplePages("files-test-linked"), root, timeout=300)
+    pages.renew()
+    ends = [(int(name[5:]) + 1) * 10 for name in slots(root)]
+    assert max(ends) <= started + 300 + 1 and min(ends) > started
+
+
+def test_a_generation_whose_slots_are_over_is_renewed(tmp_path: Path) -> None:
+    root = tmp_path / "pages"
+    pages = FilePages(SimplePages("files-test-old"), root, timeout=60)
+    first = pages.renew()
+    assert pages.generation() == first
+    for link in root.glob("slot-*"):  # as if every slot were in the past
+        link.unlink()
+    second = pages.generation()
+    assert second != first and set(slots(root).values()) == {second}
+
+
+def test_files_are_bounded_and_the_oldest_go_first(tmp_path: Path) -> None:
+    root = tmp_path / "pages"
+    pages = FilePages(SimplePages("files-test-bound"), root, max_files=20)
+    token = pages.renew()
+    for n in range(100):
+        assert publish(pages, token, f"/search-{n}", b"x" * 10)
+        os.utime(root / token / f"h:1/frontend/html/search-{n}..html", (n, n))
+        files = [p for p in (root / token).rglob("*") if p.is_file() and p.name != COUNT]
+        assert len(files) <= 20
+    names = sorted(int(p.name.split("-")[1].split(".")[0]) for p in files)
+    assert names[-1] == 99 and names[0] >= 80  # the newest kept
+    # Publishing the same page again replaces it and counts once.
+    assert publish(pages, token, "/search-99", b"again")
+    assert len([p for p in (root / token).rglob("*.html")]) == len(files)
 
 
 def test_an_unwritable_pages_dir_is_logged_once(
@@ -157,18 +227,8 @@ def test_an_unwritable_pages_dir_is_logged_once(
     token = pages.renew()
     (tmp_path / "pages" / token / "h:1").write_text("a file where a directory goes")
     for _ in range(3):
-        assert not pages.publish(token, "h:1/frontend/html/..html", b"x")
+        assert not publish(pages, token, "/", b"x")
     assert len([r for r in caplog.records if r.levelname == "ERROR"]) == 1
-
-
-def test_a_generation_older_than_the_timeout_is_renewed(tmp_path: Path) -> None:
-    pages = FilePages(SimplePages("files-test-old"), tmp_path / "pages", timeout=60)
-    first = pages.renew()
-    assert pages.generation() == first
-    current = tmp_path / "pages" / "current"
-    os.utime(current, (0, 0), follow_symlinks=False)  # became current long ago
-    second = pages.generation()
-    assert second != first and current.resolve().name == second
 
 
 class FailingPages(SimplePages):
@@ -181,11 +241,11 @@ class FailingPages(SimplePages):
 def test_a_renewal_the_store_refuses_leaves_nginx_no_file(tmp_path: Path) -> None:
     good = FilePages(SimplePages("files-test-down"), tmp_path / "pages")
     token = good.renew()
-    assert good.publish(token, "h:1/frontend/html/..html", b"old")
+    assert publish(good, token, "/", b"old")
     failing = FilePages(FailingPages("files-test-down"), tmp_path / "pages")
     with pytest.raises(ConnectionError):
         failing.renew()
-    assert not (tmp_path / "pages" / "current").exists()
+    assert slots(tmp_path / "pages") == {}
 
 
 def test_an_invalidation_while_the_store_is_skipped_withdraws_the_files(tmp_path: Path) -> None:
@@ -196,4 +256,11 @@ def test_an_invalidation_while_the_store_is_skipped_withdraws_the_files(tmp_path
     cache = ResponseCache(app=lambda e, s: [], pages=pages, routes=[])
     cache.down_until = float("inf")  # skipped after an error
     assert cache.invalidate() is False
-    assert not (tmp_path / "pages" / "current").exists()
+    assert slots(tmp_path / "pages") == {}
+
+
+def test_withdrawing_before_any_file_is_no_error(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    FilePages(SimplePages("files-test-none"), tmp_path / "never").withdraw()
+    assert not caplog.records
