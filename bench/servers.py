@@ -15,6 +15,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gateway.page_files import nginx_values
+from gateway.settings import Base
 from tests.integration.conftest import (
     REPO,
     VENV,
@@ -116,6 +118,7 @@ def uwsgi_site(
         "LOG_DIR": str(site.base / "nginx" / "logs"),
         # The reference apps write no page files: nginx finds none and passes every request.
         "PAGES_DIR": str(site.base / "pages"),
+        **nginx_values(Base.RESPONSE_CACHE_TIMEOUT),
     }
     wait_for_socket(site.base / "uwsgi.sock")
     site.nginx(render(REPO / "nginx.conf", site_conf))

@@ -63,7 +63,7 @@ def error_page(package: str) -> ErrorPage:
     for extension, content_type in TYPES.items():
         source = folder / f"error.{extension}"
         if source.is_file():
-            text = SSI_ECHO.sub(lambda m: FILLED.get(m.group(1), ""), source.read_text())
+            text = SSI_ECHO.sub(lambda m: FILLED.get(m.group(1), ""), source.read_text("utf-8"))
             return ErrorPage(text.encode(), content_type)
     raise LookupError(f"{package} ships no static/errors/error.json or error.html")
 

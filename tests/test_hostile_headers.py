@@ -30,8 +30,8 @@ REQUESTS = [
     ("POST", "/stars/flask-login"), ("OPTIONS", "/"), ("GET", "/backend/"),
     ("GET", "/backend/api/extensions"), ("GET", "/backend/api/extensions/flask-login"),
     ("POST", "/backend/api/extensions"), ("PATCH", "/backend/api/extensions/flask-login"),
-    ("DELETE", "/backend/api/extensions/nothing-here"), ("GET", "/backend/ui/"),
-    ("POST", "/backend/sign-in"), ("GET", "/_gateway/health"),
+    ("DELETE", "/backend/api/extensions/nothing-here"), ("GET", "/backend/ui/sign-in"),
+    ("POST", "/backend/ui/sign-in"), ("GET", "/_gateway/health"),
 ]  # fmt: skip
 SESSION_NAMES = ["gateway_site_session", "gateway_api_session"]
 

@@ -168,6 +168,12 @@ class Runner:
                 return found[0]
             time.sleep(0.05)
 
+    def from_file(self, reply: Reply) -> bool:
+        """True when nginx answered ``reply`` from a page file: its access log line names
+        no upstream. (SIGUSR1 makes nginx reopen its logs, which flushes their buffer.)"""
+        os.kill(self.pids()["nginx"], signal.SIGUSR1)
+        return " upstream_status=- " in self.access_line(reply.headers["X-Request-ID"])
+
     def pids(self) -> dict[str, int]:
         """The PIDs of uWSGI's master and nginx's master."""
         return {
@@ -362,8 +368,11 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         Path(target).write_text(json.dumps(MEASURED, indent=2))
 
 
-def run_wrk(port: int, seconds: int, connections: int) -> subprocess.Popen[str]:
-    """Start wrk on 127.0.0.1:port with the mixed site/API script (bounded in time)."""
+def run_wrk(
+    port: int, seconds: int, connections: int, paths: Sequence[str] = ()
+) -> subprocess.Popen[str]:
+    """Start wrk on 127.0.0.1:port with the mixed site/API script (bounded in time), on
+    ``paths`` when given ("html:/x" asks for /x as a browser does)."""
     return subprocess.Popen(
         [
             "wrk",
@@ -375,6 +384,7 @@ def run_wrk(port: int, seconds: int, connections: int) -> subprocess.Popen[str]:
             "-s",
             str(Path(__file__).parent / "mixed.lua"),
             f"http://127.0.0.1:{port}/",
+            *(["--", *paths] if paths else []),
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

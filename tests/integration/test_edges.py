@@ -18,6 +18,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.integration.conftest import (
     REPO,
@@ -36,7 +38,9 @@ def raw(port: int, data: bytes) -> Reply:
     """Send bytes as they are (no client library fixing them up) and read the answer."""
     with socket.create_connection(("127.0.0.1", port), timeout=15) as sock:
         sock.sendall(data)
-        response = http.client.HTTPResponse(sock)
+        # The method decides whether a body follows the headers (none after HEAD).
+        method = data.split(b" ", 1)[0].decode("latin-1")
+        response = http.client.HTTPResponse(sock, method=method)
         response.begin()
         return Reply(response.status, response.headers, response.read())
 
@@ -336,3 +340,55 @@ def test_an_unreachable_app_is_a_502_in_the_apps_format(stack: Runner) -> None:
     finally:
         away.rename(sock)
     assert stack.get("/backend/healthz").status == 200
+
+
+READ_HEADERS = [
+    "Cookie", "Accept", "Authorization", "Origin", "Referer", "User-Agent", "X-CSRFToken",
+    "X-Request-ID", "Content-Type", "If-Match", "If-None-Match", "Range",
+]  # fmt: skip
+HOSTILE_TARGETS = [
+    ("GET", "/"), ("GET", "/extensions/flask-login"), ("GET", "/nope"), ("HEAD", "/"),
+    ("POST", "/stars/flask-login"), ("GET", "/backend/api/categories"), ("GET", "/backend/"),
+    ("POST", "/backend/api/extensions"), ("GET", "/backend/ui/sign-in"), ("GET", "/_gateway/health"),
+]  # fmt: skip
+header_bytes = st.one_of(
+    st.binary(max_size=200),
+    st.binary(min_size=3000, max_size=7000),
+    st.sampled_from(
+        [b"theme=caf\xe9", b"gateway_site_session=caf\xe9", b"gateway_api_session=\xff\xfe",
+         b"\xe9\"; gateway_site_session=x", b"\x00", b"\x7f\x1b[31m", b"\xc3\x28"]
+    ),  # fmt: skip
+).map(lambda value: value.replace(b"\r", b"").replace(b"\n", b""))
+
+
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    target=st.sampled_from(HOSTILE_TARGETS),
+    name=st.sampled_from(READ_HEADERS),
+    value=header_bytes,
+)
+def test_no_header_bytes_make_a_5xx_through_nginx(
+    stack: Runner, target: tuple[str, str], name: str, value: bytes
+) -> None:
+    method, path = target
+    head = f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{name}: ".encode() + value
+    body = b"{}" if method == "POST" else b""
+    data = head + f"\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode() + body
+    reply = raw(stack.port, data)
+    assert reply.status < 500, (target, name, value[:80], reply.body[:200])
+    if reply.status >= 400 and method != "HEAD" and not path.startswith("/_gateway"):
+        kind = "application/json" if path.startswith("/backend") else "text/html"
+        assert reply.headers.get_content_type() == kind, (target, name, value[:80])
+
+
+def test_undecodable_cookies_are_anonymous_visits_through_nginx(stack: Runner) -> None:
+    before = stack.log.read_text(errors="replace").count("Traceback")
+    for cookie in (b"theme=caf\xe9", b"gateway_site_session=caf\xe9", b"gateway_api_session=\xe9"):
+        for path in ("/", "/nope", "/backend/api/categories", "/backend/ui/sign-in"):
+            data = b"GET " + path.encode() + b" HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: " + cookie
+            reply = raw(stack.port, data + b"\r\nConnection: close\r\n\r\n")
+            assert reply.status == (404 if path == "/nope" else 200), (cookie, path)
+    # The app never failed on them: no traceback in uWSGI's log.
+    assert stack.log.read_text(errors="replace").count("Traceback") == before

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from gateway.page_files import nginx_values
+from gateway.settings import Base
 from tests.integration.conftest import (
     REPO,
     VENV,
@@ -92,6 +94,7 @@ def cluster(public_dir: Path) -> Iterator[tuple[list[Node], int, str]]:
                 # With Redis no node writes page files (one node's files could not
                 # follow another's invalidation): nginx finds none and asks the nodes.
                 "PAGES_DIR": str(public_dir / "no-pages"),
+                **nginx_values(Base.RESPONSE_CACHE_TIMEOUT),
             },
         )
         servers = "".join(
