@@ -349,7 +349,8 @@ READ_HEADERS = [
 HOSTILE_TARGETS = [
     ("GET", "/"), ("GET", "/extensions/flask-login"), ("GET", "/nope"), ("HEAD", "/"),
     ("POST", "/stars/flask-login"), ("GET", "/backend/api/categories"), ("GET", "/backend/"),
-    ("POST", "/backend/api/extensions"), ("GET", "/backend/ui/sign-in"), ("GET", "/_gateway/health"),
+    ("POST", "/backend/api/extensions"), ("GET", "/backend/ui/sign-in"),
+    ("GET", "/_gateway/health"),
 ]  # fmt: skip
 header_bytes = st.one_of(
     st.binary(max_size=200),
@@ -392,3 +393,36 @@ def test_undecodable_cookies_are_anonymous_visits_through_nginx(stack: Runner) -
             assert reply.status == (404 if path == "/nope" else 200), (cookie, path)
     # The app never failed on them: no traceback in uWSGI's log.
     assert stack.log.read_text(errors="replace").count("Traceback") == before
+
+
+def test_a_failing_gateway_layer_is_a_clean_500_through_uwsgi_and_nginx(tmp_path: Path) -> None:
+    from bench.servers import uwsgi_site
+
+    tmp_path.chmod(0o755)
+    env = {"GATEWAY_PROFILE": "testing", "GATEWAY_DATA_DIR": str(tmp_path / "data")}
+    site = uwsgi_site(tmp_path, "broken", "tests.integration.broken_gateway:application", env)
+    try:
+        wait_for_answer = time.monotonic() + 60
+        while True:
+            try:
+                api = request(
+                    site.port, "GET", "/backend/api/categories",
+                    headers={"X-Request-ID": "broken-layer-0001"},
+                )  # fmt: skip
+                break
+            except OSError:
+                assert time.monotonic() < wait_for_answer
+                time.sleep(0.1)
+        page = request(site.port, "GET", "/extensions/flask-login")
+    finally:
+        site.stop()
+    # The guard's answer, not nginx's 502: JSON under /backend, the site's page elsewhere.
+    assert api.status == 500 and api.json()["error"]["status"] == 500
+    assert api.headers["X-Request-ID"] == "broken-layer-0001"
+    assert page.status == 500 and b'class="site-header"' in page.body
+    log = (tmp_path / "broken" / "uwsgi.log").read_text(errors="replace")
+    assert "[broken-layer-0001] gateway.error_guard" in log
+    assert "a layer of the gateway broke" in log
+    assert "SystemError" not in log
+    access = (tmp_path / "broken" / "nginx" / "logs" / "access.log").read_text()
+    assert " 500 " in access and "upstream_status=500 " in access and " 502 " not in access

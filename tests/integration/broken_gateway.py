@@ -1,0 +1,15 @@
+"""A gateway whose own response cache fails on every request (test_edges): what uWSGI and
+nginx answer when a layer around the apps, not an app, breaks."""
+
+from typing import Any
+
+from gateway.mounts import build_gateway
+from gateway.response_cache import ResponseCache
+
+
+def _broken(self: ResponseCache, path: str) -> Any:
+    raise RuntimeError("a layer of the gateway broke")
+
+
+ResponseCache.route_of = _broken  # type: ignore[method-assign]
+application = build_gateway()
