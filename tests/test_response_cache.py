@@ -185,3 +185,21 @@ def test_pages_with_the_toolbar_are_never_stored(tmp_path: Path) -> None:
         assert "X-Cache" not in page.headers
     # Nor is anything else of that app: a JSON client after a toolbar page gets a fresh answer.
     assert "X-Cache" not in client.get("/backend/api/extensions", environ_base=local).headers
+
+
+def test_an_unreadable_eviction_count_is_not_a_store_failure(
+    client: Client, gateway: Gateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # uWSGI's stats hold the bytes of requests in flight; reading them once raised on a
+    # hostile header, and the whole store was skipped for everyone.
+    cache = gateway.cache
+    assert cache is not None
+
+    def unreadable() -> int:
+        raise UnicodeDecodeError("utf-8", b"\xe9", 0, 1, "invalid continuation byte")
+
+    monkeypatch.setattr(cache.pages, "evictions", unreadable)
+    health = client.get("/_gateway/health")
+    assert health.json["cache"]["evictions"] is None and health.json["cache"]["store"] == "in use"
+    client.get("/category/orm")
+    assert client.get("/category/orm").headers["X-Cache"] == "HIT"
