@@ -29,7 +29,14 @@ from werkzeug.serving import run_simple
 from gateway import page_files
 from gateway.mounts import Gateway, build_gateway, load_mounts
 from gateway.secret_file import FILENAME, GENERATED, ensure_secrets, read_secrets
-from gateway.settings import PROFILES, ConfigError, data_dir, load_config, resolve_source
+from gateway.settings import (
+    PROFILES,
+    ConfigError,
+    data_dir,
+    load_config,
+    resolve_source,
+    value_problems,
+)
 from gateway.stores import check_cache_url
 
 
@@ -142,6 +149,9 @@ def nginx_values(ctx: click.Context) -> None:
     default = next(m.app for m in mounts if m.prefix == "")
     config = Config(".")
     load_config(config, default, source, profile, "")
+    problems = value_problems(config)
+    if problems:
+        raise ConfigError(problems)
     for name, value in page_files.nginx_values(config["RESPONSE_CACHE_TIMEOUT"]).items():
         click.echo(f"{name}={value}")
 

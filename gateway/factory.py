@@ -19,6 +19,7 @@ from gateway.settings import (
     load_config,
     resolve_source,
     toolbar_problems,
+    value_problems,
 )
 from gateway.stores import cache_settings
 
@@ -46,7 +47,8 @@ def create_app(
     app.config["MOUNT_PREFIXES"] = {mount.app: mount.prefix for mount in mounts}
     app.config["CACHE_NAMESPACE"] = next(m.namespace for m in mounts if m.app == name)
 
-    problems = config_problems(app.config) if profile == "production" else []
+    problems = value_problems(app.config)
+    problems += config_problems(app.config) if profile == "production" else []
     # Said in one line here, instead of flask-debugtoolbar's RuntimeError at init_app.
     problems += toolbar_problems(app.config)
     if problems:

@@ -153,8 +153,9 @@ class UwsgiPages:
             sock.connect(path.decode() if isinstance(path, bytes) else path)
             data = b"".join(iter(lambda: sock.recv(65536), b""))
         # The stats hold the variables of requests in flight, bytes as clients sent them:
-        # not always UTF-8 (a hostile header), and never what this reads.
-        caches = json.loads(data.decode("utf-8", "replace")).get("caches", [])
+        # not always UTF-8, control characters included (a hostile header).
+        stats = json.loads(data.decode("utf-8", "replace"), strict=False)
+        caches = stats.get("caches", [])
         return next((int(c["full"]) for c in caches if c.get("name") == self.pages), None)
 
 

@@ -217,6 +217,17 @@ def _secret_problem(value: Any) -> str | None:
     return None
 
 
+def value_problems(config: Config) -> list[str]:
+    """Settings whose value cannot work in any profile, one line each."""
+    timeout = config["RESPONSE_CACHE_TIMEOUT"]
+    if isinstance(timeout, bool) or not isinstance(timeout, int) or timeout < 1:
+        return [
+            f"RESPONSE_CACHE_TIMEOUT is {timeout!r}: a whole number of seconds, at least 1 "
+            "(GATEWAY_RESPONSE_CACHE_TIMEOUT)"
+        ]
+    return []
+
+
 def toolbar_problems(config: Config) -> list[str]:
     """Why the debug toolbar cannot start outside production (it needs the app's secret)."""
     if config["PROFILE"] == "production" or not config.get("DEBUG_TB_ENABLED"):

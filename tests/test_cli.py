@@ -189,8 +189,9 @@ def test_production_commands_say_what_to_run_first(tmp_path: Path, args: list[st
         ({"GATEWAY_DATA_DIR": "/proc/no-such-dir"}, "error: FileNotFoundError: "),
         ({"GATEWAY_CACHE_URL": "memcache://x"}, "error: GATEWAY_CACHE_URL 'memcache://x'"),
         ({"GATEWAY_MOUNTS": "not json"}, "error: GATEWAY_MOUNTS is not a list of mount objects"),
+        ({"GATEWAY_RESPONSE_CACHE_TIMEOUT": "abc"}, "error: RESPONSE_CACHE_TIMEOUT is 'abc'"),
     ],
-    ids=["profile", "data-dir", "cache-url", "mounts"],
+    ids=["profile", "data-dir", "cache-url", "mounts", "cache-timeout"],
 )
 def test_bad_settings_are_one_line_not_a_traceback(
     tmp_path: Path, env: dict[str, str], line: str
@@ -199,6 +200,31 @@ def test_bad_settings_are_one_line_not_a_traceback(
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert result.stderr.startswith(line) and len(result.stderr.splitlines()) == 1, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("env", "line"),
+    [
+        ({"GATEWAY_PROFILE": "staging"}, "error: unknown profile 'staging'"),
+        ({"GATEWAY_MOUNTS": "not json"}, "error: GATEWAY_MOUNTS is not a list of mount objects"),
+        ({"GATEWAY_RESPONSE_CACHE_TIMEOUT": "0"}, "error: RESPONSE_CACHE_TIMEOUT is 0"),
+    ],
+)
+def test_nginx_values_refuses_bad_settings_in_one_line(
+    tmp_path: Path, env: dict[str, str], line: str
+) -> None:
+    result = fresh(tmp_path, "nginx-values", **env)
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr.startswith(line) and len(result.stderr.splitlines()) == 1, result.stderr
+
+
+@pytest.mark.parametrize(("timeout", "digits"), [("300", "1"), ("60", "0"), ("3600", "2")])
+def test_nginx_values_follow_the_response_cache_timeout(
+    tmp_path: Path, timeout: str, digits: str
+) -> None:
+    result = fresh(tmp_path, "nginx-values", GATEWAY_RESPONSE_CACHE_TIMEOUT=timeout)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [f"S_MAXAGE={timeout}", f"SLOT_DIGITS={digits}"]
 
 
 def test_cache_stats_of_something_that_is_not_a_gateway(runner: CliRunner, tmp_path: Path) -> None:

@@ -51,6 +51,13 @@ def test_unknown_profile_is_refused(tmp_path: Path) -> None:
         build_gateway(make_settings(tmp_path, GATEWAY_PROFILE="staging"))
 
 
+@pytest.mark.parametrize("timeout", ["0", "-5", "abc", "1.5", "true", ""])
+def test_a_response_cache_timeout_that_cannot_work_is_refused(tmp_path: Path, timeout: str) -> None:
+    # nginx's page files are linked per time slot of this many seconds: at least one.
+    with pytest.raises(ConfigError, match="RESPONSE_CACHE_TIMEOUT is .*at least 1"):
+        build_gateway(make_settings(tmp_path, GATEWAY_RESPONSE_CACHE_TIMEOUT=timeout))
+
+
 def test_bad_cache_url_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="unsupported scheme 'memcache'"):
         build_gateway(make_settings(tmp_path, GATEWAY_CACHE_URL="memcache://x"))

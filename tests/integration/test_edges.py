@@ -107,6 +107,12 @@ SHORT_HEADERS = b"".join(b"%x:\r\n" % n for n in range(0x1000, 0x1000 + 3400))
             b"POST {path} HTTP/1.0", b"Transfer-Encoding: chunked\r\n", 400, id="chunked-in-1.0"
         ),
         pytest.param(b"GET {path} HTTP/1.1", SHORT_HEADERS, 431, id="3400-short-headers"),
+        # nginx would answer these with its own 505 and 501: malformed input, a 400.
+        pytest.param(b"GET {path} HTTP/2.0", b"", 400, id="http-2.0-request-line"),
+        pytest.param(b"GET {path} HTTP/9.9", b"", 400, id="http-9.9-request-line"),
+        pytest.param(
+            b"POST {path} HTTP/1.1", b"Transfer-Encoding: gzip\r\n", 400, id="unknown-coding"
+        ),
     ],
 )
 def test_hostile_raw_requests_are_nginx_4xx_in_the_apps_format(
@@ -116,6 +122,35 @@ def test_hostile_raw_requests_are_nginx_4xx_in_the_apps_format(
     head = line.replace(b"{path}", prefix.encode() + b"/x")
     data = head + b"\r\nHost: 127.0.0.1\r\nConnection: close\r\n" + headers + b"\r\n0\r\n\r\n"
     assert_format(raw(stack.port, data), status, api=bool(prefix))
+
+
+@pytest.mark.parametrize(
+    ("line", "api"),
+    [
+        (b"TRACE //backend/api/categories HTTP/1.1", True),
+        (b"TRACE /%62ackend/api/categories HTTP/1.1", True),
+        (b"TRACE /./backend/api/categories HTTP/1.1", True),
+        (b"TRACE http://127.0.0.1/backend/api/categories HTTP/1.1", True),
+        (b"TRACE /backendx/api HTTP/1.1", False),
+        (b"TRACE //x/../backend/ HTTP/1.1", True),
+    ],
+)
+def test_nginx_errors_follow_the_path_the_app_would_see(
+    stack: Runner, line: bytes, api: bool
+) -> None:
+    # The dispatcher sees nginx's normalised path: so does the choice of error format.
+    data = line + b"\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    assert_format(raw(stack.port, data), 405, api)
+
+
+def test_control_bytes_in_flight_leave_the_health_figures_readable(stack: Runner) -> None:
+    # /_gateway/health reads uWSGI's stats, which hold the raw headers of requests in
+    # flight (its own among them).
+    for value in (b"\x01", b'a"b\\c', b"\xe9\xff", b"\x1b[31m"):
+        data = b"GET /_gateway/health HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: " + value
+        reply = raw(stack.port, data + b"\r\nConnection: close\r\n\r\n")
+        assert reply.status == 200, value
+        assert isinstance(reply.json()["cache"]["evictions"], int), value
 
 
 @pytest.mark.parametrize("method", ["PROPFIND", "BREW", "A" * 300])
