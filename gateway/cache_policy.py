@@ -9,6 +9,10 @@ keeps browsers asking again (a visitor who stars must see the star at once), whi
     response = app.make_response(...)      # an anonymous GET of a catalogue page
     share_refusal(request, response)       # None: may be shared
     mark_shareable(response)               # Cache-Control: public, max-age=0, s-maxage=300
+                                           # ETag: "<stamp>-<length>" (gateway.etags)
+
+A shared answer carries a strong ETag, so a browser's revalidation (``max-age=0``) costs
+a 304 (``gateway.conditional``) instead of the page.
 
 Flask adds ``Vary: Cookie`` after this hook whenever the view read the session (the
 site's layout reads the stars on every page): the cache honours it by sharing such an
@@ -19,11 +23,13 @@ from __future__ import annotations
 
 from flask import Flask, Request, Response, current_app, request, session
 
+from gateway.etags import body_stamp, strong_etag
+
 SHAREABLE_METHODS = ("GET", "HEAD")
 # Directives with which an app says "this answer is not for everyone".
 PRIVATE_DIRECTIVES = ("private", "no-store", "no-cache")
 # Request headers the cache keys on or bypasses for; a Vary on anything else is refused.
-KEYED_VARY = frozenset({"accept", "cookie"})
+KEYED_VARY = frozenset({"accept", "accept-encoding", "cookie"})
 
 
 def share_refusal(req: Request, response: Response) -> str | None:
@@ -61,6 +67,8 @@ def mark_shareable(response: Response) -> Response:
         response.cache_control.public = True
         response.cache_control.max_age = 0
         response.cache_control.s_maxage = current_app.config["RESPONSE_CACHE_TIMEOUT"]
+        body = response.get_data()
+        response.headers["ETag"] = strong_etag(body_stamp(body), len(body))
     return response
 
 

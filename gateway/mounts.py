@@ -23,6 +23,8 @@ from flask import Flask
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
 from gateway.build_id import source_digest
+from gateway.compression import Compression
+from gateway.conditional import Conditional
 from gateway.error_guard import JSON_PAGE, ErrorGuard, error_page
 from gateway.extensions import cache
 from gateway.health import HealthApp
@@ -111,7 +113,8 @@ class Gateway:
         )
         mounted: dict[str, Any] = {p: a for p, a in apps.items() if p}
         mounted[GATEWAY_PREFIX] = self.health
-        dispatcher = DispatcherMiddleware(default, mounted)
+        # Answers are gzipped inside the cache, so it keeps (and nginx serves) the bytes.
+        dispatcher = Compression(DispatcherMiddleware(default, mounted))
         self.cache: ResponseCache | None = None
         if default.config["RESPONSE_CACHE"]:
             self.cache = response_cache_for(apps, mounts, dispatcher)
@@ -122,7 +125,8 @@ class Gateway:
             # A catalogue created just now: nothing cached from an earlier one may serve.
             if any([app.extensions.pop("catalogue_seeded", False) for app in apps.values()]):
                 self.cache.invalidate()
-        self.wsgi_app: WSGIApplication = RequestIdMiddleware(self.cache or dispatcher)
+        # Revalidation outside the cache: a hit and a miss answer If-None-Match alike.
+        self.wsgi_app: WSGIApplication = RequestIdMiddleware(Conditional(self.cache or dispatcher))
         # Outermost: a failure of any layer above is a clean 500 in the mount's format.
         # In development the Werkzeug debugger is the outermost layer instead.
         if not any(app.config["USE_DEBUGGER"] for app in apps.values()):

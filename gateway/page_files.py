@@ -47,7 +47,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
+
+from gateway.etags import stamp_of
 
 if TYPE_CHECKING:
     from gateway.page_stores import PageStore
@@ -66,19 +68,39 @@ SAFE_HOST = re.compile(r"[a-z0-9-][a-z0-9.-]*:[0-9]+")
 # What nginx replays for a file, per namespace and variant: the extension (whose type
 # nginx sends) and the exact headers the app must have sent for the file to be written.
 REPLAYED: dict[tuple[str, str], tuple[str, dict[str, str]]] = {
-    ("frontend", "html"): ("html", {"content-type": "text/html; charset=utf-8", "vary": "Cookie"}),
-    ("frontend", "json"): ("html", {"content-type": "text/html; charset=utf-8", "vary": "Cookie"}),
+    ("frontend", "html"): (
+        "html",
+        {"content-type": "text/html; charset=utf-8", "vary": "Cookie, Accept-Encoding"},
+    ),
+    ("frontend", "json"): (
+        "html",
+        {"content-type": "text/html; charset=utf-8", "vary": "Cookie, Accept-Encoding"},
+    ),
     ("backend", "json"): (
         "json",
-        {"content-type": "application/json", "vary": "Accept, Cookie"},
+        {"content-type": "application/json", "vary": "Accept, Cookie, Accept-Encoding"},
     ),
     ("backend", "html"): (
         "html",
-        {"content-type": "text/html; charset=utf-8", "vary": "Accept, Cookie"},
+        {"content-type": "text/html; charset=utf-8", "vary": "Accept, Cookie, Accept-Encoding"},
     ),
 }
+# The content codings of page files: the file name's part, and the header nginx sends.
+CODINGS = {"gzip": ("gz", {"content-encoding": "gzip"}), "identity": ("id", {})}
 # Headers of the app's answer that nginx sets by itself for a file (or never replays).
-NOT_COMPARED = {"content-length", "x-request-id", "x-cache"}
+NOT_COMPARED = {"content-length", "x-request-id", "x-cache", "etag"}
+
+
+class Asked(Protocol):
+    """What a request asked for, as the response cache read it (``Requested``)."""
+
+    scheme: str
+    host: str
+    path: str
+    query: str
+
+    @property
+    def encoding(self) -> str: ...
 
 
 def cache_control(timeout: int) -> str:
@@ -100,28 +122,36 @@ def nginx_values(timeout: int) -> dict[str, str]:
 def file_name(
     namespace: str,
     variant: str,
-    request: tuple[str, str, str],
+    asked: Asked,
     headers: list[tuple[str, str]],
     control: str,
-) -> str | None:
-    """The file nginx would serve a request for ``(host, path, query)`` from, or None
-    when nginx could not replay this answer exactly (then Python keeps its hits).
-    ``control`` is the Cache-Control nginx sends with every file."""
+) -> tuple[str, int] | None:
+    """The file nginx would serve this request from, and its mtime (the ETag's stamp:
+    nginx's ETag for the file is then the app's); None when nginx could not replay this
+    answer exactly (then Python keeps its hits). ``control`` is the Cache-Control nginx
+    sends with every file."""
     replay = REPLAYED.get((namespace, variant))
-    host, path, query = request
     if replay is None or not (
-        SAFE_HOST.fullmatch(host) and SAFE_PATH.fullmatch(path) and SAFE_QUERY.fullmatch(query)
+        asked.scheme in ("http", "https")
+        and SAFE_HOST.fullmatch(asked.host)
+        and SAFE_PATH.fullmatch(asked.path)
+        and SAFE_QUERY.fullmatch(asked.query)
     ):
         return None
     extension, expected = replay
+    coding, coded = CODINGS[asked.encoding]
     sent = {k.lower(): v for k, v in headers if k.lower() not in NOT_COMPARED}
-    if sent != {**expected, "cache-control": control}:
+    stamp = stamp_of(next((v for k, v in headers if k.lower() == "etag"), None))
+    if stamp is None or sent != {**expected, **coded, "cache-control": control}:
         return None
-    name = f"{host}/{namespace}/{variant}{path}.{query}.{extension}"
+    name = (
+        f"{asked.scheme}/{asked.host}/{namespace}/{variant}{asked.path}.{asked.query}"
+        f".{coding}.{extension}"
+    )
     # A name nginx could not open either (ENAMETOOLONG): not an error, just no file.
     if max(len(part) for part in name.split("/")) > 255:
         return None
-    return name
+    return name, stamp
 
 
 @dataclass
@@ -246,22 +276,22 @@ class FilePages:
         generation: str,
         namespace: str,
         variant: str,
-        request: tuple[str, str, str],
+        asked: Asked,
         headers: list[tuple[str, str]],
         body: bytes,
     ) -> bool:
-        """Write the answer to ``request`` in ``generation``'s directory, atomically, when
-        nginx could replay it exactly; never raises: a failure is logged once and the hit
-        stays with Python."""
-        name = file_name(namespace, variant, request, headers, self.control)
-        if name is None:
+        """Write the answer to what was ``asked`` in ``generation``'s directory,
+        atomically, when nginx could replay it exactly; never raises: a failure is logged
+        once and the hit stays with Python."""
+        named = file_name(namespace, variant, asked, headers, self.control)
+        if named is None:
             return False
         base = self.root / generation
         try:
             with self._locked():
                 if not base.is_dir():  # an old generation, already removed: keep nothing
                     return False
-                self._write(base, name, body)
+                self._write(base, *named, body)
         except OSError as exc:
             self._failed("could not write a page file", exc)
             return False
@@ -271,8 +301,9 @@ class FilePages:
             log.warning("page files are written again")
         return True
 
-    def _write(self, base: Path, name: str, body: bytes) -> None:
-        """Write one file, making room first (called with the lock held)."""
+    def _write(self, base: Path, name: str, stamp: int, body: bytes) -> None:
+        """Write one file, its mtime ``stamp``, making room first (called with the lock
+        held)."""
         count_file = base / COUNT
         try:
             count = int(count_file.read_text())
@@ -288,6 +319,7 @@ class FilePages:
             with os.fdopen(fd, "wb") as out:
                 out.write(body)
             os.chmod(temp, 0o644)  # nginx's workers (www-data) read it
+            os.utime(temp, (stamp, stamp))  # nginx's ETag for it: the app's
             os.replace(temp, target)
         except BaseException:
             Path(temp).unlink(missing_ok=True)
@@ -303,7 +335,8 @@ class FilePages:
             for name in names:
                 if not name.startswith("."):
                     path = os.path.join(folder, name)
-                    files.append((os.stat(path).st_mtime, path))
+                    # ctime: when it was written (its mtime is the ETag's stamp).
+                    files.append((os.stat(path).st_ctime, path))
             for name in dirs:
                 try:
                     os.rmdir(os.path.join(folder, name))  # only when empty

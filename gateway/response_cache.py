@@ -13,9 +13,10 @@ header the key does not hold. On the request side the store is never used for:
   ``Vary: Cookie`` is thus only shared among requests without a session;
 - apps that run the debug toolbar.
 
-The key is ``sha256(namespace, host, script root + path, query, Accept variant)``, the
-variant chosen by the API's own negotiation (``gateway.negotiation``); each key lives in
-the current data generation of the page store (``gateway.page_stores``).
+The key is ``sha256(namespace, scheme, host, script root + path, query, Accept variant,
+content coding)``, the variant and coding chosen by the apps' own negotiation
+(``gateway.negotiation``); each key lives in the current data generation of the page
+store (``gateway.page_stores``).
 
 Freshness comes from the data: the catalogue's write path calls ``data_changed()`` after
 its transaction commits, which starts a new generation. Nothing else invalidates: no
@@ -48,7 +49,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from flask import current_app
 
 from gateway.cache_policy import KEYED_VARY, PRIVATE_DIRECTIVES
-from gateway.negotiation import preferred_type
+from gateway.negotiation import preferred_encoding, preferred_type
 from gateway.sessions import carries_session_cookie
 
 if TYPE_CHECKING:
@@ -82,15 +83,22 @@ class Route:
 class Requested(NamedTuple):
     """What a request asks for: every part of its store key but the mount's namespace."""
 
+    scheme: str
     host: str
     path: str
     query: str
     accept: str  # the raw header; the key holds the variant the API's negotiation picks
+    accept_encoding: str  # the raw header; the key holds the content coding chosen
 
     @property
     def variant(self) -> str:
         """``application/json`` or ``text/html``, as the API would answer this request."""
         return preferred_type(self.accept or None)
+
+    @property
+    def encoding(self) -> str:
+        """``gzip`` or ``identity``, as ``gateway.compression`` encodes this answer."""
+        return preferred_encoding(self.accept_encoding or None)
 
 
 @dataclass
@@ -230,17 +238,20 @@ class ResponseCache:
     def requested(environ: WSGIEnvironment) -> Requested:
         """What this request asks for, read before the dispatcher moves the prefix."""
         return Requested(
-            # The host too: an answer for one (trusted) host never serves another.
+            # The scheme and host too: an answer for one (trusted) host or scheme, whose
+            # external URLs name it, never serves another.
+            scheme=environ.get("wsgi.url_scheme", "http"),
             host=environ.get("HTTP_HOST", ""),
             path=environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", ""),
             query=environ.get("QUERY_STRING", ""),
             accept=environ.get("HTTP_ACCEPT", ""),
+            accept_encoding=environ.get("HTTP_ACCEPT_ENCODING", ""),
         )
 
     @staticmethod
     def key(route: Route, requested: Requested) -> str:
         """The store key of this request's answer (within a generation)."""
-        parts = (route.namespace, *requested[:3], requested.variant)
+        parts = (route.namespace, *requested[:4], requested.variant, requested.encoding)
         digest = hashlib.sha256("\0".join(parts).encode("utf-8", "surrogateescape"))
         return f"{route.namespace}:{digest.hexdigest()}"
 
@@ -369,8 +380,7 @@ class ResponseCache:
         if publish is None:
             return
         variant = "html" if requested.variant == "text/html" else "json"
-        request = (requested.host, requested.path, requested.query)
-        publish(generation, route.namespace, variant, request, headers, body)
+        publish(generation, route.namespace, variant, requested, headers, body)
 
     def stats(self) -> dict[str, Any]:
         """This process's counters per namespace, the store's evictions, and its state."""

@@ -76,3 +76,53 @@ BROWSERS = [
     "*/*",
     "",
 ]
+
+
+CODINGS = ["gzip", "deflate", "br", "zstd", "identity", "compress", "x-gzip", "*", "GZIP", "gzip "]
+coding_item = st.builds(
+    lambda coding, params: coding + "".join(params),
+    st.sampled_from(CODINGS),
+    st.lists(st.one_of(q_param, st.sampled_from([";level=1", ';x="a,b"', ";;"])), max_size=2),
+)
+
+
+@st.composite
+def accept_encodings(draw: st.DrawFn) -> str:
+    """One Accept-Encoding header: codings (some weighted, quoted, RFC 2231, wildcard)
+    joined by odd separators, sometimes with noise."""
+    items = draw(st.lists(coding_item, max_size=6))
+    header = ""
+    for n, part in enumerate(items):
+        header += (draw(st.sampled_from(SEPARATORS)) if n else "") + part
+    if draw(st.booleans()):
+        at = draw(st.integers(0, len(header)))
+        header = header[:at] + draw(st.sampled_from(NOISE)) + header[at:]
+    return header
+
+
+ENCODING_BROWSERS = [
+    "gzip, deflate, br, zstd", "gzip, deflate, br", "gzip, deflate", "deflate, gzip, br, zstd",
+    "", "br",
+]  # fmt: skip
+
+
+@st.composite
+def if_none_matches(draw: st.DrawFn, tag: str) -> str:
+    """If-None-Match lists that name ``tag`` or near misses of it, weak or strong, with odd
+    spacing, unquoted, truncated, or the wildcard."""
+    near = [tag, tag[:-1], tag.strip('"'), tag.replace("-", "-0"), tag.upper(), '"0-0"',
+            '"5f3c2a91-5"', '"ffffffff-5"', tag + '"', "*", ""]  # fmt: skip
+    items = draw(
+        st.lists(
+            st.builds(
+                lambda weak, t: weak + t,
+                st.sampled_from(["", "W/", "w/", " W/"]),
+                st.sampled_from(near),
+            ),
+            max_size=4,
+        )
+    )
+    header = ""
+    for n, part in enumerate(items):
+        header += (draw(st.sampled_from([",", ", ", " ,", ",,", ",\t"])) if n else "") + part
+    return header

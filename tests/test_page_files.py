@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 
-from gateway.negotiation import preferred_type
+from gateway.etags import none_match, strong_etag
+from gateway.negotiation import preferred_encoding, preferred_type
 from gateway.page_files import (
     COUNT,
     SAFE_PATH,
@@ -23,17 +24,34 @@ from gateway.page_files import (
     slot_digits,
 )
 from gateway.page_stores import SimplePages
-from tests.accept_headers import BROWSERS, accept_headers, arbitrary_headers
+from gateway.response_cache import Requested
+from tests.accept_headers import (
+    BROWSERS,
+    ENCODING_BROWSERS,
+    accept_encodings,
+    accept_headers,
+    arbitrary_headers,
+    if_none_matches,
+)
 
 NGINX_CONF = Path(__file__).resolve().parents[1] / "nginx.conf"
 CONTROL = cache_control(300)
+TAG = strong_etag(0x5F3C2A91, 5)
 SITE_HEADERS = [
     ("Content-Type", "text/html; charset=utf-8"),
     ("Content-Length", "5"),
     ("Cache-Control", CONTROL),
-    ("Vary", "Cookie"),
+    ("Vary", "Cookie, Accept-Encoding"),
+    ("ETag", TAG),
 ]
-HOME = ("h:1", "/", "")
+
+
+def asked(path: str = "/", query: str = "", coding: str = "", host: str = "h:1") -> Requested:
+    """A request for ``path`` as the response cache reads it."""
+    return Requested("http", host, path, query, "text/html", coding)
+
+
+HOME = asked()
 
 
 def nginx_map(source: str) -> tuple[dict[str, str], list[tuple[re.Pattern[str], str]]]:
@@ -54,13 +72,18 @@ def nginx_map(source: str) -> tuple[dict[str, str], list[tuple[re.Pattern[str], 
     return exact, regexes
 
 
+def nginx_lookup(source: str, value: str, default: str) -> str:
+    """What nginx.conf's ``map <source>`` gives ``value``: exact entries first, then the
+    regexes in order, as nginx's map does."""
+    exact, regexes = nginx_map(source)
+    if value in exact:
+        return exact[value]
+    return next((v for pattern, v in regexes if pattern.search(value)), default)
+
+
 def nginx_variant(accept: str) -> str:
-    """The variant nginx.conf's Accept map gives ``accept`` ("" = not certain): exact
-    entries first, then the regexes in order, as nginx's map does."""
-    exact, regexes = nginx_map("$http_accept")
-    if accept in exact:
-        return exact[accept]
-    return next((value for pattern, value in regexes if pattern.search(accept)), "")
+    """The variant nginx.conf's Accept map gives ``accept`` ("" = not certain)."""
+    return nginx_lookup("$http_accept", accept, "")
 
 
 def app_variant(accept: str) -> str:
@@ -87,6 +110,55 @@ def test_nginx_is_never_sure_of_another_variant_for_any_bytes(accept: str) -> No
 
 def test_nginx_is_certain_for_common_clients() -> None:
     assert [nginx_variant(a) for a in BROWSERS] == ["html", "html", "html", "json", "json", "json"]
+    codings = [nginx_lookup("$http_accept_encoding", a, "") for a in ENCODING_BROWSERS]
+    assert codings == ["gz", "gz", "gz", "gz", "id", "id"]
+
+
+@settings(max_examples=3000, deadline=None)
+@given(accept_encodings())
+@example("gzip;q=0, deflate")
+@example("identity, gzip;q=0.5")
+@example("*")
+def test_nginx_is_never_sure_of_another_coding_than_the_app(header: str) -> None:
+    coding = nginx_lookup("$http_accept_encoding", header, "")
+    app = "gz" if preferred_encoding(header or None) == "gzip" else "id"
+    assert coding in ("", app), (header, coding)
+
+
+def nginx_none_match(if_none_match: str, etag: str) -> bool:
+    """nginx's ngx_http_test_if_match(r, header, weak=1) on ``if_none_match``."""
+    if if_none_match == "*":
+        return True
+    start, end = 0, len(if_none_match)
+    while start < end:
+        if end - start > 2 and if_none_match.startswith("W/", start):
+            start += 2
+        if len(etag) > end - start:
+            return False
+        if if_none_match.startswith(etag, start):
+            start += len(etag)
+            while start < end and if_none_match[start] in " \t":
+                start += 1
+            if start == end or if_none_match[start] == ",":
+                return True
+        while start < end and if_none_match[start] != ",":
+            start += 1
+        while start < end and if_none_match[start] in " \t,":
+            start += 1
+    return False
+
+
+@settings(max_examples=3000, deadline=None)
+@given(if_none_matches(TAG))
+@example(TAG[:-1])
+@example(TAG.strip('"'))
+@example("w/" + TAG)
+@example(f'{TAG}"')
+def test_nginx_answers_if_none_match_as_the_app_where_it_answers(header: str) -> None:
+    # Where the map lets nginx answer (a file with the app's ETag), it must say 304
+    # exactly when the app does; every other header goes to the app.
+    if nginx_lookup("$http_if_none_match", header, "0") == "1":
+        assert nginx_none_match(header, TAG) == none_match(header, TAG), header
 
 
 def test_nginx_and_python_share_the_path_and_query_rules() -> None:
@@ -112,22 +184,34 @@ def test_nginx_and_python_share_the_path_and_query_rules() -> None:
     ],
 )
 def test_no_file_name_for_unsafe_requests(path: str, query: str) -> None:
-    request = ("127.0.0.1:80", path, query)
+    request = asked(path, query, host="127.0.0.1:80")
     assert file_name("frontend", "html", request, SITE_HEADERS, CONTROL) is None
 
 
-def test_file_names_keep_slash_and_query_apart() -> None:
+def test_file_names_keep_slash_query_scheme_and_coding_apart() -> None:
+    gzipped = [h for h in SITE_HEADERS if h[0] != "Content-Length"] + [
+        ("Content-Encoding", "gzip")
+    ]
     names = {
-        file_name("frontend", "html", ("h:1", path, query), SITE_HEADERS, CONTROL)
+        file_name("frontend", "html", asked(path, query), SITE_HEADERS, CONTROL)
         for path, query in [("/a", ""), ("/a/", ""), ("/a", "b"), ("/a.b", ""), ("/", "")]
     }
-    assert None not in names and len(names) == 5
+    names.add(file_name("frontend", "html", asked(coding="gzip"), gzipped, CONTROL))
+    names.add(file_name("frontend", "html", HOME._replace(scheme="https"), SITE_HEADERS, CONTROL))
+    assert None not in names and len(names) == 7
+    assert file_name("frontend", "html", HOME, SITE_HEADERS, CONTROL) == (
+        "http/h:1/frontend/html/..id.html",
+        0x5F3C2A91,
+    )
 
 
 @pytest.mark.parametrize(
     "change",
     [
         ("Vary", "Accept"),
+        ("Vary", "Cookie"),
+        ("ETag", '"not-the-gateways"'),
+        ("Content-Encoding", "gzip"),
         ("Cache-Control", "public, max-age=60"),
         ("Cache-Control", cache_control(60)),
         ("Content-Type", "text/plain"),
@@ -163,7 +247,7 @@ def current(root: Path) -> Path:
 
 
 def publish(pages: FilePages, generation: str, path: str, body: bytes) -> bool:
-    return pages.publish(generation, "frontend", "html", ("h:1", path, ""), SITE_HEADERS, body)
+    return pages.publish(generation, "frontend", "html", asked(path), SITE_HEADERS, body)
 
 
 def test_renew_links_the_slots_and_reclaims_old_generations(tmp_path: Path) -> None:
@@ -171,16 +255,16 @@ def test_renew_links_the_slots_and_reclaims_old_generations(tmp_path: Path) -> N
     pages = FilePages(SimplePages("files-test"), root)
     first = pages.renew()
     assert publish(pages, first, "/", b"first")
-    assert (current(root) / "h:1/frontend/html/..html").read_bytes() == b"first"
+    assert (current(root) / "http/h:1/frontend/html/..id.html").read_bytes() == b"first"
     second = pages.renew()
     links = slots(root)
     assert set(links.values()) == {second} and 29 <= len(links) <= 30
     assert not (root / first).exists()
     # A slow request that read the first generation keeps nothing now.
     assert not publish(pages, first, "/", b"stale")
-    assert not (current(root) / "h:1/frontend/html/..html").exists()
+    assert not (current(root) / "http/h:1/frontend/html/..id.html").exists()
     assert publish(pages, second, "/", b"fresh")
-    page = current(root) / "h:1/frontend/html/..html"
+    page = current(root) / "http/h:1/frontend/html/..id.html"
     assert page.read_bytes() == b"fresh" and oct(page.stat().st_mode & 0o777) == "0o644"
 
 
@@ -210,7 +294,6 @@ def test_files_are_bounded_and_the_oldest_go_first(tmp_path: Path) -> None:
     token = pages.renew()
     for n in range(100):
         assert publish(pages, token, f"/search-{n}", b"x" * 10)
-        os.utime(root / token / f"h:1/frontend/html/search-{n}..html", (n, n))
         files = [p for p in (root / token).rglob("*") if p.is_file() and p.name != COUNT]
         assert len(files) <= 20
     names = sorted(int(p.name.split("-")[1].split(".")[0]) for p in files)
@@ -225,7 +308,7 @@ def test_an_unwritable_pages_dir_is_logged_once(
 ) -> None:
     pages = FilePages(SimplePages("files-test-ro"), tmp_path / "pages")
     token = pages.renew()
-    (tmp_path / "pages" / token / "h:1").write_text("a file where a directory goes")
+    (tmp_path / "pages" / token / "http").write_text("a file where a directory goes")
     for _ in range(3):
         assert not publish(pages, token, "/", b"x")
     assert len([r for r in caplog.records if r.levelname == "ERROR"]) == 1
