@@ -118,6 +118,7 @@ def uwsgi_site(
         "LOG_DIR": str(site.base / "nginx" / "logs"),
         # The reference apps write no page files: nginx finds none and passes every request.
         "PAGES_DIR": str(site.base / "pages"),
+        "TLS_CONF": str(REPO / "deploy" / "nginx" / "no-tls.conf"),
         **nginx_values(Base.RESPONSE_CACHE_TIMEOUT),
     }
     wait_for_socket(site.base / "uwsgi.sock")

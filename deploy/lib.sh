@@ -19,6 +19,20 @@ render() {
     mv "$dest.tmp" "$dest"
 }
 
+# render_tls HOME DEST CERT KEY: deploy/nginx/tls.conf for this certificate and key, with
+# OCSP stapling when the certificate names a responder (and a resolver to reach it).
+render_tls() {
+    local home=$1 dest=$2 cert key stapling="" resolver
+    cert=$(realpath "$3")
+    key=$(realpath "$4")
+    if [ -n "$(openssl x509 -in "$cert" -noout -ocsp_uri 2>/dev/null)" ]; then
+        resolver=$(awk '$1 == "nameserver" { print $2; exit }' /etc/resolv.conf)
+        stapling="ssl_stapling on; ssl_stapling_verify on; ssl_trusted_certificate $cert;"
+        [ -n "$resolver" ] && stapling="$stapling resolver $resolver valid=300s; resolver_timeout 5s;"
+    fi
+    render "$home/deploy/nginx/tls.conf" "$dest" "TLS_CERT=$cert" "TLS_KEY=$key" "STAPLING=$stapling"
+}
+
 # alive PIDFILE: true when the process named by PIDFILE runs.
 alive() {
     [ -s "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null
@@ -34,10 +48,11 @@ wait_gone() {
     done
 }
 
-# wait_http URL SECONDS [HOST]: wait until URL answers 200 (sent with Host: HOST).
+# wait_http URL SECONDS [HOST]: wait until URL answers 200 (sent with Host: HOST). Over
+# HTTPS the certificate is not checked: this asks our own nginx whether it serves.
 wait_http() {
     local url=$1 tries=$(($2 * 10)) host=${3:-}
-    until [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 ${host:+-H "Host: $host"} "$url")" = 200 ]; do
+    until [ "$(curl -sk -o /dev/null -w '%{http_code}' --max-time 2 ${host:+-H "Host: $host"} "$url")" = 200 ]; do
         tries=$((tries - 1))
         [ "$tries" -gt 0 ] || return 1
         sleep 0.1

@@ -24,6 +24,7 @@ from flask import Config
 
 from gateway.build_id import REPO_ROOT, source_digest
 from gateway.secret_file import read_secrets
+from gateway.tls import secure_cookie_name, tls_problems
 
 PROFILES = ("development", "testing", "production")
 DEFAULT_PROFILE = "development"
@@ -65,6 +66,9 @@ class Base:
     # The shared response cache in front of the apps (gateway.response_cache).
     RESPONSE_CACHE = True
     RESPONSE_CACHE_TIMEOUT = 300
+    # HTTPS at nginx: the certificate chain and key nginx serves (PEM files).
+    TLS_CERT: str | None = None
+    TLS_KEY: str | None = None
     # Seconds a /_gateway/health check may take before its part counts as down.
     HEALTH_TIMEOUT = 2.0
     # None: a digest of the code (gateway.build_id); GATEWAY_BUILD_ID overrides it.
@@ -197,6 +201,15 @@ def load_config(
     if not config["BUILD_ID"]:
         config["BUILD_ID"] = source_digest()
 
+    # HTTPS at nginx (GATEWAY_TLS_CERT, GATEWAY_TLS_KEY): external URLs say https and the
+    # session cookie is Secure, with the prefix browsers enforce for it.
+    if config.get("TLS_CERT"):
+        config["PREFERRED_URL_SCHEME"] = "https"
+        config["SESSION_COOKIE_SECURE"] = True
+        config["SESSION_COOKIE_NAME"] = secure_cookie_name(
+            config["SESSION_COOKIE_NAME"], config["SESSION_COOKIE_PATH"]
+        )
+
     hosts = config["TRUSTED_HOSTS"]
     if isinstance(hosts, str):
         config["TRUSTED_HOSTS"] = [h.strip() for h in hosts.split(",") if h.strip()] or None
@@ -257,4 +270,5 @@ def config_problems(config: Config) -> list[str]:
             problems.append(f"{prefix}: {prefix}_{key} {problem}")
     if not config["TRUSTED_HOSTS"]:
         problems.append(f"{prefix}: TRUSTED_HOSTS is unset (GATEWAY_TRUSTED_HOSTS)")
+    problems += tls_problems(config.get("TLS_CERT"), config.get("TLS_KEY"))
     return problems

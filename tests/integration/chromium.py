@@ -7,7 +7,9 @@ fixture; each test module points a ``Browser`` at the server it tests.
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -40,9 +42,23 @@ DEFAULT_SIZE = (1280, 900)
 WAIT = 10
 
 
+def trusting_home(ca: Path, home: Path) -> dict[str, str]:
+    """An environment whose HOME has an NSS database trusting ``ca`` for web sites, as
+    Chromium on Linux reads it ($HOME/.pki/nssdb; certutil from libnss3-tools)."""
+    nssdb = home / ".pki" / "nssdb"
+    nssdb.mkdir(parents=True)
+    for args in (
+        ["-N", "--empty-password"],
+        ["-A", "-t", "C,,", "-n", "gateway test CA", "-i", str(ca)],
+    ):
+        subprocess.run(["certutil", "-d", f"sql:{nssdb}", *args], check=True, capture_output=True)
+    return {**os.environ, "HOME": str(home)}
+
+
 @contextmanager
-def start_chromium() -> Iterator[WebDriver]:
-    """One headless Chromium with a private profile, quit (and its profile removed) after."""
+def start_chromium(trust: Path | None = None) -> Iterator[WebDriver]:
+    """One headless Chromium with a private profile, quit (and its profile removed) after;
+    trusting the CA certificate ``trust`` too, when given."""
     for binary, package in ((CHROMIUM, "chromium"), (CHROMEDRIVER, "chromium-driver")):
         if not binary.exists():
             pytest.fail(f"{binary} is missing: install Debian's {package}")
@@ -53,7 +69,8 @@ def start_chromium() -> Iterator[WebDriver]:
         options.add_argument(flag)
     options.add_argument(f"--user-data-dir={profile}")
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    env = trusting_home(trust, Path(profile) / "home") if trust else None
+    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER), env=env), options=options)
     try:
         driver.set_page_load_timeout(30)
         yield driver

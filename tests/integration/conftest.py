@@ -12,6 +12,7 @@ import re
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -76,9 +77,15 @@ def request(
     headers: dict[str, str] | None = None,
     body: bytes | str | None = None,
     timeout: float = 15,
+    tls: ssl.SSLContext | None = None,
 ) -> Reply:
-    """Send one request to 127.0.0.1:port with the path exactly as given (not normalised)."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    """Send one request to 127.0.0.1:port with the path exactly as given (not normalised);
+    over HTTPS with ``tls`` (its certificate checked for 127.0.0.1)."""
+    conn: http.client.HTTPConnection
+    if tls is None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    else:
+        conn = http.client.HTTPSConnection("127.0.0.1", port, timeout=timeout, context=tls)
     try:
         conn.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
         conn.putheader("Host", host)
@@ -95,13 +102,17 @@ def request(
 
 
 def wait_until_healthy(
-    port: int, seconds: float, host: str = "127.0.0.1", path: str = "/_gateway/health"
+    port: int,
+    seconds: float,
+    host: str = "127.0.0.1",
+    path: str = "/_gateway/health",
+    tls: ssl.SSLContext | None = None,
 ) -> float:
     """Poll ``path`` (the gateway's health) until it answers 200; return how long it took."""
     start = time.monotonic()
     while True:
         try:
-            if request(port, "GET", path, host=host, timeout=2).status == 200:
+            if request(port, "GET", path, host=host, timeout=2, tls=tls).status == 200:
                 return time.monotonic() - start
         except OSError:
             pass
@@ -128,6 +139,7 @@ class Runner:
     process: subprocess.Popen[bytes]
     log: Path
     env: dict[str, str] = field(repr=False)
+    tls: ssl.SSLContext | None = None  # HTTPS, trusting the test's own CA
 
     @property
     def run_dir(self) -> Path:
@@ -139,12 +151,12 @@ class Runner:
         return token
 
     def get(self, path: str, **kwargs: Any) -> Reply:
-        return request(self.port, "GET", path, **kwargs)
+        return request(self.port, "GET", path, tls=self.tls, **kwargs)
 
     def write(self, method: str, path: str, body: str | bytes | None = None) -> Reply:
         """A JSON request with the API's bearer token."""
         headers = {"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"}
-        return request(self.port, method, path, headers=headers, body=body)
+        return request(self.port, method, path, headers=headers, body=body, tls=self.tls)
 
     def create(self, slug: str, category: str, summary: str) -> Reply:
         """Add an extension through the API."""
@@ -191,8 +203,14 @@ def launch(argv: Sequence[str | Path], env: dict[str, str], log: Path) -> subpro
         )
 
 
-def start_runner(data_dir: Path, script: Path = REPO / "deploy" / "run", **env: str) -> Runner:
-    """Start deploy/run (or ``script``, a copy of it) and wait until it serves."""
+def start_runner(
+    data_dir: Path,
+    script: Path = REPO / "deploy" / "run",
+    tls: ssl.SSLContext | None = None,
+    **env: str,
+) -> Runner:
+    """Start deploy/run (or ``script``, a copy of it) and wait until it serves (over
+    HTTPS with ``tls``, when ``env`` names a certificate)."""
     port = free_port()
     environ = {
         "PATH": os.environ["PATH"],
@@ -203,9 +221,9 @@ def start_runner(data_dir: Path, script: Path = REPO / "deploy" / "run", **env: 
     }
     log = data_dir.parent / f"{data_dir.name}-runner.log"
     process = launch([script], environ, log)
-    runner = Runner(port, data_dir, process, log, environ)
+    runner = Runner(port, data_dir, process, log, environ, tls)
     try:
-        wait_until_healthy(port, 60)
+        wait_until_healthy(port, 60, tls=tls)
     except TimeoutError:
         stop_runner(runner)
         raise AssertionError(f"deploy/run did not serve:\n{log.read_text()}") from None

@@ -94,6 +94,7 @@ def cluster(public_dir: Path) -> Iterator[tuple[list[Node], int, str]]:
                 # With Redis no node writes page files (one node's files could not
                 # follow another's invalidation): nginx finds none and asks the nodes.
                 "PAGES_DIR": str(public_dir / "no-pages"),
+                "TLS_CONF": str(REPO / "deploy" / "nginx" / "no-tls.conf"),
                 **nginx_values(Base.RESPONSE_CACHE_TIMEOUT),
             },
         )

@@ -7,6 +7,7 @@ paths apart (no upstream on the line); the SIGSTOP test proves uWSGI is out of t
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import signal
@@ -23,6 +24,7 @@ from tests.integration.conftest import Reply, Runner, request
 from tests.integration.test_cache_safety import API_COOKIE, HTML, SITE_COOKIE
 
 JSON = {"Accept": "application/json"}
+GZIP = {"Accept-Encoding": "gzip, deflate, br, zstd"}
 # Headers that describe this one delivery, not the answer.
 PER_DELIVERY = {"date", "x-request-id", "connection"}
 
@@ -103,43 +105,78 @@ def test_a_hit_replays_the_apps_headers(stack: Runner, path: str, headers: dict)
     app = stack.get(path, headers={**headers, "Cookie": "not_a_session=1"})
     assert not by_nginx(stack, app) and app.headers["X-Cache"] == "HIT"
 
-    def answer(reply: Reply) -> list[tuple[str, str]]:
-        return sorted(
-            (k.lower(), v) for k, v in reply.headers.items() if k.lower() not in PER_DELIVERY
-        )
-
     # Byte for byte: every header but the date and the request id, the body.
     assert answer(hit) == answer(app)
     assert hit.body == app.body
     assert hit.headers["X-Request-ID"] != app.headers["X-Request-ID"]
-    for extra in ("ETag", "Accept-Ranges", "Last-Modified"):
+    for extra in ("Accept-Ranges", "Last-Modified"):
         assert extra not in hit.headers
+    assert hit.headers["ETag"] == app.headers["ETag"]
 
 
 PRECONDITIONS = [
     {"If-Match": ""}, {"If-Match": "   "}, {"If-Match": '"nothing"'}, {"If-Match": "*"},
     {"If-Unmodified-Since": ""}, {"If-Unmodified-Since": " \t "},
     {"If-Unmodified-Since": "Thu, 01 Jan 1970 00:00:00 GMT"}, {"If-Unmodified-Since": "junk"},
-    {"If-None-Match": ""}, {"If-None-Match": "*"}, {"If-None-Match": '"x", W/"y"'},
+    {"If-None-Match": ""}, {"If-None-Match": '"x", W/"y"'}, {"If-None-Match": "x-1"},
     {"If-Modified-Since": ""}, {"If-Modified-Since": "Fri, 01 Jan 2100 00:00:00 GMT"},
     {"Range": ""}, {"Range": "bytes=0-9"}, {"Range": "bytes=0-9", "If-Range": "x"},
     {"If-Match": "", "If-Unmodified-Since": "", "If-None-Match": "", "Range": "bytes=-1"},
 ]  # fmt: skip
+PAGES = [("/", HTML), ("/backend/api/categories", JSON), ("/backend/", HTML)]
 
 
-@pytest.mark.parametrize(
-    "path,headers", [("/", HTML), ("/backend/api/categories", JSON), ("/backend/", HTML)]
-)
+@pytest.mark.parametrize("path,headers", PAGES)
 def test_preconditions_empty_or_not_get_the_apps_answer(
     stack: Runner, path: str, headers: dict[str, str]
 ) -> None:
-    # The app reads none of these: a 200 with the whole answer, whoever serves it.
+    # None names the answer's ETag: a 200 with the whole answer, whoever serves it.
     hit = warm(stack, path, headers)
     for extra in PRECONDITIONS:
         reply = stack.get(path, headers={**headers, **extra})
         assert reply.status == 200 and reply.body == hit.body, extra
         assert reply.headers["Content-Type"] == hit.headers["Content-Type"], extra
         assert "Last-Modified" not in reply.headers and "Content-Range" not in reply.headers
+
+
+def answer(reply: Reply) -> list[tuple[str, str]]:
+    """The headers that describe the answer (not its delivery), in a stable order."""
+    return sorted((k.lower(), v) for k, v in reply.headers.items() if k.lower() not in PER_DELIVERY)
+
+
+@pytest.mark.parametrize("coding", [{}, GZIP], ids=["identity", "gzip"])
+@pytest.mark.parametrize("path,headers", PAGES)
+def test_every_coding_nginx_serves_is_the_apps_answer(
+    stack: Runner, path: str, headers: dict[str, str], coding: dict[str, str]
+) -> None:
+    hit = warm(stack, path, {**headers, **coding})
+    app = stack.get(path, headers={**headers, **coding, "Cookie": "not_a_session=1"})
+    assert not by_nginx(stack, app) and answer(hit) == answer(app) and hit.body == app.body
+    plain = stack.get(path, headers={**headers, "Cookie": "not_a_session=1"})
+    if coding:
+        assert hit.headers["Content-Encoding"] == "gzip" and len(hit.body) < len(plain.body)
+        assert gzip.decompress(hit.body) == plain.body
+    else:
+        assert "Content-Encoding" not in hit.headers and hit.body == plain.body
+
+
+@pytest.mark.parametrize("coding", [{}, GZIP], ids=["identity", "gzip"])
+@pytest.mark.parametrize("path,headers", PAGES)
+def test_revalidation_is_the_same_304_from_a_file_and_from_the_app(
+    stack: Runner, path: str, headers: dict[str, str], coding: dict[str, str]
+) -> None:
+    hit = warm(stack, path, {**headers, **coding})
+    tag = hit.headers["ETag"]
+    for if_none_match in (tag, f"W/{tag}", f'"0-0", {tag}', "*"):
+        asked = {**headers, **coding, "If-None-Match": if_none_match}
+        from_file = stack.get(path, headers=asked)
+        from_app = stack.get(path, headers={**asked, "Cookie": "not_a_session=1"})
+        assert (from_file.status, from_app.status) == (304, 304), if_none_match
+        assert by_nginx(stack, from_file) or if_none_match == "*"
+        assert answer(from_file) == answer(from_app) and from_file.body == from_app.body == b""
+        assert from_file.headers["ETag"] == tag and "Content-Type" not in from_file.headers
+    stale = stack.get(path, headers={**headers, **coding, "If-None-Match": '"0-0"'})
+    assert stale.status == 200 and stale.body == hit.body
 
 
 SESSION_SHAPES = [
