@@ -37,6 +37,7 @@ from tests.integration.conftest import (
     stop_runner,
     wait_until_healthy,
 )
+from tests.tls_files import make_tls_files
 
 SMOKE = os.environ.get("BENCH_SMOKE") == "1"
 QUICK = SMOKE or os.environ.get("BENCH_QUICK") == "1"
@@ -49,6 +50,7 @@ MICRO_CALLS = 200 if SMOKE else 2000
 # The 2012 talk's Flask figures (req/s), on its own hardware.
 TRUST_2012 = {"/hello": (806, 826), "/environ": (697, 724), "/template": (670, 693)}
 MISS = {"Cookie": "gateway_site_session=bench"}  # any session cookie bypasses the cache
+GZIP = {"Accept-Encoding": "gzip"}
 # What a browser sends (nginx passes these on), so the environ dump is about as large as
 # the 2012 one (~2900 bytes).
 BROWSER = {
@@ -58,6 +60,23 @@ BROWSER = {
     "Referer": "http://127.0.0.1/a/page/that/linked/here?with=a&query=string",
     "Cookie": "; ".join(f"pref{n}={'x' * 40}" for n in range(40)),
 }
+
+
+def browser_bytes(stack: Runner) -> dict[str, tuple[int, int, int]]:
+    """The home page's first visit and its revalidation, as a browser gets them: status,
+    bytes of the status line and headers, bytes of the body."""
+    headers = {**BROWSER, "Accept-Encoding": "gzip, deflate, br, zstd"}
+    stack.get("/", headers=headers)  # the file is written
+    first = stack.get("/", headers=headers)
+    again = stack.get("/", headers={**headers, "If-None-Match": first.headers["ETag"]})
+
+    def head(reply: Any) -> int:
+        return len(f"HTTP/1.1 {reply.status} X\r\n{reply.headers}".encode())
+
+    return {
+        "first visit": (first.status, head(first), len(first.body)),
+        "revalidation": (again.status, head(again), len(again.body)),
+    }
 
 
 def measure_all(
@@ -207,6 +226,14 @@ def main() -> None:
     base.chmod(0o755)
     sites: list[Site] = []
     stack = start_runner(base / "gateway")
+    # The same stack over HTTPS (a certificate made here): TLS's own cost on a hit.
+    tls = make_tls_files(base / "tls")
+    https = start_runner(
+        base / "gateway-https",
+        tls=tls.client_context(),
+        GATEWAY_TLS_CERT=str(tls.cert),
+        GATEWAY_TLS_KEY=str(tls.key),
+    )
     try:
         env = {
             **stack.env,
@@ -220,7 +247,10 @@ def main() -> None:
         full = f"http://127.0.0.1:{stack.port}"
         for _ in range(3):  # warm every worker and the shared cache
             stack.get("/")
+            stack.get("/", headers=GZIP)
             stack.get("/backend/api/extensions")
+            https.get("/")
+        visit = browser_bytes(stack)
         page = base / "page.html"
         hit = stack.get("/")
         assert hit.headers["X-Cache"] == "HIT", "the home page is not served from the cache"
@@ -244,6 +274,8 @@ def main() -> None:
         targets = {
             "full: /backend/healthz": (f"{full}/backend/healthz", {}),
             "full: / cache hit": (f"{full}/", {}),
+            "full: / cache hit, gzip": (f"{full}/", GZIP),
+            "https: / cache hit": (f"https://127.0.0.1:{https.port}/", {}),
             "full: / cache miss": (f"{full}/", MISS),
             "full: /backend/api/extensions": (f"{full}/backend/api/extensions", {}),
             "full: /static/style.css": (f"{full}/static/style.css", {}),
@@ -273,11 +305,12 @@ def main() -> None:
     finally:
         for site in sites:
             site.stop()
+        stop_runner(https)
         stop_runner(stack)
         shutil.rmtree(base, ignore_errors=True)
     micro_results = micro()
 
-    report = write_report(results, trust_results, floods, micro_results, memories)
+    report = write_report(results, trust_results, floods, micro_results, memories, visit)
     out = Path(os.environ.get("BENCH_OUTPUT", REPO / "BENCHMARKS.md"))
     out.write_text(report)
     print(f"bench: wrote {out}")
@@ -289,6 +322,7 @@ def write_report(
     floods: dict[str, Any],
     micro_results: dict[str, list[float]],
     memories: dict[str, dict[str, float]],
+    visit: dict[str, tuple[int, int, int]],
 ) -> str:
     """BENCHMARKS.md."""
     lines = [
@@ -361,6 +395,16 @@ def write_report(
             "bare API app on uWSGI: /healthz",
         ),
         ("home-page hit / miss", "full: / cache hit", "full: / cache miss"),
+        (
+            "HTTPS hit / the same hit over HTTP (goal >= 0.8)",
+            "https: / cache hit",
+            "full: / cache hit",
+        ),
+        (
+            "gzip hit / the same hit uncompressed (goal >= 0.9)",
+            "full: / cache hit, gzip",
+            "full: / cache hit",
+        ),
     ]
     lines += [
         "",
@@ -371,6 +415,18 @@ def write_report(
     ]
     for label, top, bottom in goals:
         lines.append(f"| {label} | {summary(ratios(results, top, bottom, 'wrk -c100'))} |")
+    lines += [
+        "",
+        "## What a browser downloads for the home page",
+        "",
+        "A browser's headers (gzip accepted); the second visit revalidates with the first",
+        "answer's ETag (`max-age=0`: browsers ask every time).",
+        "",
+        "| visit | status | header bytes | body bytes |",
+        "|---|---|---|---|",
+    ]
+    for label, (status, head, body) in visit.items():
+        lines.append(f"| {label} | {status} | {head:,} | {body:,} |")
     lines += [
         "",
         '## The 2012 "In Flask we Trust" table, on this stack',

@@ -20,11 +20,10 @@ from urllib.parse import urlsplit
 
 import pytest
 from selenium import webdriver
-from selenium.common.exceptions import WebDriverException
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
-from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -79,6 +78,20 @@ def start_chromium(trust: Path | None = None) -> Iterator[WebDriver]:
         shutil.rmtree(profile, ignore_errors=True)
 
 
+def _stale(element: WebElement) -> bool:
+    """True once ``element``'s page is gone. Chromium says so either with a stale
+    reference or, when the new page replaced it mid-lookup, with an inspector error."""
+    try:
+        element.is_enabled()
+    except StaleElementReferenceException:
+        return True
+    except WebDriverException as exc:
+        if "does not belong to the document" in str(exc):
+            return True
+        raise
+    return False
+
+
 @dataclass
 class Browser:
     """One Chromium, pointed at the server under test."""
@@ -117,7 +130,7 @@ class Browser:
             # Chromium looked the node up once more: the navigation is what we wait for.
             if "does not belong to the document" not in str(exc):
                 raise
-        self.wait().until(ec.staleness_of(element))
+        self.wait().until(lambda d: _stale(element))
         # The old page is gone; the new one may still be loading (a 303 then a GET). Only
         # a finished document's nodes stay valid for the next lookup.
         self.wait().until(lambda d: d.execute_script("return document.readyState") == "complete")
