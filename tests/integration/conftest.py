@@ -387,7 +387,7 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 
 
 def run_wrk(
-    port: int, seconds: int, connections: int, paths: Sequence[str] = ()
+    port: int, seconds: int, connections: int, paths: Sequence[str] = (), scheme: str = "http"
 ) -> subprocess.Popen[str]:
     """Start wrk on 127.0.0.1:port with the mixed site/API script (bounded in time), on
     ``paths`` when given ("html:/x" asks for /x as a browser does)."""
@@ -401,7 +401,7 @@ def run_wrk(
             "5s",
             "-s",
             str(Path(__file__).parent / "mixed.lua"),
-            f"http://127.0.0.1:{port}/",
+            f"{scheme}://127.0.0.1:{port}/",
             *(["--", *paths] if paths else []),
         ],
         stdout=subprocess.PIPE,
