@@ -328,3 +328,18 @@ def test_traversal_never_reaches_outside_the_pages_dir(stack: Runner, path: str)
     # nginx answers only what its normalised path names: "/%2F%2F" is "/" to nginx and
     # to the app alike (PATH_INFO is nginx's $document_uri).
     assert not by_nginx(stack, reply) or reply.body == home.body, (path, reply.status)
+
+
+def test_a_write_changes_the_etag_nginx_and_the_app_answer(stack: Runner) -> None:
+    path = "/backend/api/extensions?category=testing"
+    old = warm(stack, path, JSON)
+    assert stack.create("flask-etag-served", "testing", "A new ETag.").status == 201
+    try:
+        for cookie in ({}, {"Cookie": "not_a_session=1"}):  # nginx's file, then the app
+            reply = stack.get(
+                path, headers={**JSON, **cookie, "If-None-Match": old.headers["ETag"]}
+            )
+            assert reply.status == 200 and b"flask-etag-served" in reply.body
+            assert reply.headers["ETag"] != old.headers["ETag"]
+    finally:
+        assert stack.write("DELETE", "/backend/api/extensions/flask-etag-served").status == 204

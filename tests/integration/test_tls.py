@@ -190,3 +190,20 @@ def test_chromium_stars_and_signs_in_over_https(https_browser: Browser, tls_stac
     page.open("/backend/ui/extensions/new")
     assert "sign-in" not in page.path()
     assert page.console_errors() == []
+
+
+@pytest.mark.parametrize("version", [ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3])
+def test_sessions_resume(tls_stack: Runner, files: TlsFiles, version: ssl.TLSVersion) -> None:
+    context = files.client_context()
+    context.minimum_version = context.maximum_version = version
+    session = None
+    reused = []
+    for _ in range(2):
+        with socket.create_connection(("127.0.0.1", tls_stack.port), timeout=10) as raw:
+            with context.wrap_socket(raw, server_hostname="localhost", session=session) as conn:
+                conn.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+                while conn.recv(65536):  # TLS 1.3 sends its ticket after the handshake
+                    pass
+                reused.append(conn.session_reused)
+                session = conn.session
+    assert reused == [False, True]
