@@ -169,6 +169,7 @@ def response_cache_for(
         ),
         routes=routes,
         timeout=default.config["RESPONSE_CACHE_TIMEOUT"],
+        build=default.config["BUILD_ID"],
     )
 
 

@@ -13,8 +13,8 @@ header the key does not hold. On the request side the store is never used for:
   ``Vary: Cookie`` is thus only shared among requests without a session;
 - apps that run the debug toolbar.
 
-The key is ``sha256(namespace, scheme, host, script root + path, query, Accept variant,
-content coding)``, the variant and coding chosen by the apps' own negotiation
+The key is ``sha256(build, namespace, scheme, host, script root + path, query, Accept
+variant, content coding)``, the variant and coding chosen by the apps' own negotiation
 (``gateway.negotiation``); each key lives in the current data generation of the page
 store (``gateway.page_stores``).
 
@@ -158,6 +158,9 @@ class ResponseCache:
     routes: list[Route]
     timeout: int = 300
     max_size: int = 60 * 1024
+    # The code this process serves (gateway.build_id): in every key, so that while old and
+    # new workers overlap during a chain reload each serves and stores its own answers.
+    build: str = ""
     retry_after: float = 5.0
     counters: dict[str, Counters] = field(default_factory=dict)
     # (host, path, query, Accept) of answers the app refused to share, with the reason.
@@ -248,10 +251,11 @@ class ResponseCache:
             accept_encoding=environ.get("HTTP_ACCEPT_ENCODING", ""),
         )
 
-    @staticmethod
-    def key(route: Route, requested: Requested) -> str:
+    def key(self, route: Route, requested: Requested) -> str:
         """The store key of this request's answer (within a generation)."""
-        parts = (route.namespace, *requested[:4], requested.variant, requested.encoding)
+        parts = (
+            self.build, route.namespace, *requested[:4], requested.variant, requested.encoding
+        )
         digest = hashlib.sha256("\0".join(parts).encode("utf-8", "surrogateescape"))
         return f"{route.namespace}:{digest.hexdigest()}"
 

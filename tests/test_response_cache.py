@@ -203,3 +203,17 @@ def test_an_unreadable_eviction_count_is_not_a_store_failure(
     assert health.json["cache"]["evictions"] is None and health.json["cache"]["store"] == "in use"
     client.get("/category/orm")
     assert client.get("/category/orm").headers["X-Cache"] == "HIT"
+
+
+def test_each_build_serves_and_stores_only_its_own_answers(tmp_path: Path) -> None:
+    # Old and new workers overlap during a chain reload: one store, two builds.
+    shared = {"GATEWAY_CACHE_URL": "simple://two-builds"}
+    old = Client(build_gateway(make_settings(tmp_path, GATEWAY_BUILD_ID="old-build", **shared)))
+    new = Client(build_gateway(make_settings(tmp_path, GATEWAY_BUILD_ID="new-build", **shared)))
+    for _ in range(2):
+        assert old.get("/category/orm").headers["X-Cache"] in ("MISS", "HIT")
+    assert old.get("/category/orm").headers["X-Cache"] == "HIT"
+    first_new = new.get("/category/orm")
+    assert first_new.headers["X-Cache"] == "MISS"  # not the old build's page
+    assert new.get("/category/orm").headers["X-Cache"] == "HIT"
+    assert old.get("/category/orm").headers["X-Cache"] == "HIT"  # its own, still
