@@ -26,7 +26,7 @@ from flask import (
 from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.exceptions import Conflict, NotFound, Unauthorized
 
-from backend_app import browse, store
+from backend_app import browse, catalogue
 from backend_app.validation import validate_extension
 from gateway.inputs import json_object, positive_int
 from gateway.negotiation import preferred_type
@@ -143,7 +143,7 @@ def categories() -> Response:
     """Every category with its number of extensions."""
     items = [
         {**c, "url": url_for("api.extensions", category=c["slug"])}
-        for c in store.list_categories(store.get_db())
+        for c in catalogue.list_categories()
     ]
     return respond({"items": items}, "api/categories.html")
 
@@ -158,8 +158,8 @@ def extensions() -> Response:
     query = request.args.get("q", "").strip() or None
     if query and len(query) > config["MAX_QUERY_LENGTH"]:
         abort(400, f"q must be at most {config['MAX_QUERY_LENGTH']} characters")
-    items, total = store.list_extensions(
-        store.get_db(), category=category, query=query, page=page, per_page=per_page
+    items, total = catalogue.list_extensions(
+        category=category, query=query, page=page, per_page=per_page
     )
     pages = max(1, math.ceil(total / per_page))
 
@@ -178,13 +178,13 @@ def extensions() -> Response:
         "filters": {"category": category, "q": query},
         "links": {"self": link(page) or link(1), "next": link(page + 1), "prev": link(page - 1)},
     }
-    return respond(payload, "api/list.html", categories=store.list_categories(store.get_db()))
+    return respond(payload, "api/list.html", categories=catalogue.list_categories())
 
 
 @bp.get("/api/extensions/<slug>")
 def extension(slug: str) -> Response:
     """One extension."""
-    found = store.get_extension(store.get_db(), slug)
+    found = catalogue.get_extension(slug)
     if found is None:
         raise NotFound(f"no extension with slug {slug!r}")
     return respond(represent(found), "api/detail.html")
@@ -194,11 +194,10 @@ def extension(slug: str) -> Response:
 def create_extension() -> Response:
     """Add an extension (bearer token, JSON body); 201 with its Location."""
     check_token()
-    db = store.get_db()
-    fields = validate_extension(json_body(), store.category_slugs(db), partial=False)
+    fields = validate_extension(json_body(), catalogue.category_slugs(), partial=False)
     try:
-        created = store.create_extension(db, fields)
-    except store.DuplicateSlug:
+        created = catalogue.create_extension(fields)
+    except catalogue.DuplicateSlug:
         raise Conflict(f"an extension with slug {fields['slug']!r} already exists") from None
     log.info("created extension %s", created["slug"])
     response = jsonify(represent(created))
@@ -211,17 +210,16 @@ def create_extension() -> Response:
 def update_extension(slug: str) -> Response:
     """Replace (PUT) or change (PATCH) an extension (bearer token, JSON body)."""
     check_token()
-    db = store.get_db()
-    if store.get_extension(db, slug) is None:
+    if catalogue.get_extension(slug) is None:
         raise NotFound(f"no extension with slug {slug!r}")
     data = json_body()
     if request.method == "PUT":
         # PUT replaces the whole resource; its slug may be left out of the body.
         data.setdefault("slug", slug)
-    fields = validate_extension(data, store.category_slugs(db), partial=request.method == "PATCH")
+    fields = validate_extension(data, catalogue.category_slugs(), partial=request.method == "PATCH")
     try:
-        updated = store.update_extension(db, slug, fields)
-    except store.DuplicateSlug:
+        updated = catalogue.update_extension(slug, fields)
+    except catalogue.DuplicateSlug:
         raise Conflict(f"an extension with slug {fields['slug']!r} already exists") from None
     if updated is None:  # deleted between the check and the write
         raise NotFound(f"no extension with slug {slug!r}")
@@ -233,7 +231,7 @@ def update_extension(slug: str) -> Response:
 def delete_extension(slug: str) -> Response:
     """Delete an extension (bearer token); 204."""
     check_token()
-    if not store.delete_extension(store.get_db(), slug):
+    if not catalogue.delete_extension(slug):
         raise NotFound(f"no extension with slug {slug!r}")
     log.info("deleted extension %s", slug)
     return Response(status=204)

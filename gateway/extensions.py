@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from flask_caching import Cache
+from flask_migrate import Migrate
+from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
 
 if TYPE_CHECKING:
@@ -14,6 +16,12 @@ if TYPE_CHECKING:
 # gateway.stores.shared_store, which hands every app the same backend.
 cache = Cache()
 csrf = CSRFProtect()
+# The catalogue's database: one object, bound by both apps (backend_app.catalogue), each
+# with an engine of its own (the site's refuses writes). Its sessions end with each app
+# context; no session outlives a request.
+db = SQLAlchemy(session_options={"expire_on_commit": False})
+# Alembic through Flask-Migrate, bound by the backend only: it owns the schema.
+migrate = Migrate()
 
 
 def toolbar() -> DebugToolbarExtension:
