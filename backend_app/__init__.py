@@ -3,9 +3,11 @@
 from flask import Flask
 
 from backend_app import catalogue
+from backend_app.catalogue import nodes
 
-# /_gateway/health runs this in the app's context.
+# /_gateway/health runs these in the app's context.
 health_check = catalogue.check_readable
+compare_secrets = nodes.compare
 
 
 def create_app() -> Flask:

@@ -26,7 +26,7 @@ from flask import (
 from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.exceptions import Conflict, NotFound, Unauthorized
 
-from backend_app import browse, catalogue
+from backend_app import browse, catalogue, cursors
 from backend_app.validation import validate_extension
 from gateway.inputs import json_object, positive_int
 from gateway.negotiation import preferred_type
@@ -65,7 +65,7 @@ def respond(payload: Any, template: str, status: int = 200, **context: Any) -> R
 
 def frontend_url(path: str) -> str:
     """A path on the website, wherever the mount table puts it."""
-    return current_app.config["MOUNT_PREFIXES"]["frontend_app"] + path
+    return str(current_app.config["MOUNT_PREFIXES"]["frontend_app"]) + path
 
 
 def represent(extension: dict[str, Any]) -> dict[str, Any]:
@@ -150,7 +150,7 @@ def categories() -> Response:
 
 @bp.get("/api/extensions")
 def extensions() -> Response:
-    """A page of extensions, filtered by category and text (q)."""
+    """A page of extensions, filtered by category and text (q); ``after`` walks on."""
     config = current_app.config
     page = query_int("page", 1, config["MAX_PAGE"])
     per_page = query_int("per_page", config["PER_PAGE"], config["MAX_PER_PAGE"])
@@ -158,25 +158,36 @@ def extensions() -> Response:
     query = request.args.get("q", "").strip() or None
     if query and len(query) > config["MAX_QUERY_LENGTH"]:
         abort(400, f"q must be at most {config['MAX_QUERY_LENGTH']} characters")
+    after_token = request.args.get("after")
+    after = cursors.decode(after_token) if after_token is not None else None
     items, total = catalogue.list_extensions(
-        category=category, query=query, page=page, per_page=per_page
+        category=category, query=query, page=page, per_page=per_page, after=after
     )
     pages = max(1, math.ceil(total / per_page))
 
-    def link(number: int) -> str | None:
-        if not 1 <= number <= pages:
+    def link(number: int | None = None, cursor: str | None = None) -> str | None:
+        if cursor is None and (number is None or not 1 <= number <= pages):
             return None
-        args = {"category": category, "q": query, "page": number, "per_page": per_page}
+        args: dict[str, Any] = {"category": category, "q": query, "per_page": per_page}
+        args |= {"after": cursor} if cursor is not None else {"page": number}
         return url_for("api.extensions", **{k: v for k, v in args.items() if v})
 
+    # A full page may have a successor: its last row is where the next one starts.
+    next_cursor = cursors.encode(items[-1]) if len(items) == per_page else None
     payload = {
         "items": [represent(item) for item in items],
-        "page": page,
+        "page": None if after else page,
         "per_page": per_page,
         "total": total,
         "pages": pages,
         "filters": {"category": category, "q": query},
-        "links": {"self": link(page) or link(1), "next": link(page + 1), "prev": link(page - 1)},
+        "next_cursor": next_cursor,
+        "links": {
+            "self": link(cursor=after_token) if after else (link(page) or link(1)),
+            "next": link(cursor=next_cursor) if after else link(page + 1),
+            "prev": None if after else link(page - 1),
+            "after": link(cursor=next_cursor),
+        },
     }
     return respond(payload, "api/list.html", categories=catalogue.list_categories())
 

@@ -20,7 +20,6 @@ from typing import Any
 
 from flask import (
     Blueprint,
-    Response,
     abort,
     current_app,
     redirect,
@@ -29,6 +28,7 @@ from flask import (
     session,
     url_for,
 )
+from werkzeug.wrappers import Response
 
 from backend_app import catalogue
 from backend_app.errors import InvalidFields

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -76,6 +77,9 @@ class Base:
     # under PostgreSQL's max_connections (100) for two nodes.
     DB_POOL_SIZE = 2
     DB_MAX_OVERFLOW = 2
+    # This node's name among those sharing a database (GATEWAY_NODE_NAME); None: the
+    # host name and the data dir, so two nodes on one box differ.
+    NODE_NAME: str | None = None
     # Seconds a client is told to wait (Retry-After) when the database does not answer.
     DB_RETRY_AFTER = 5
     # Bring the schema to this release's head (and seed an empty catalogue) when the
@@ -219,6 +223,8 @@ def load_config(
     # A URL object, never the text: its str() and repr() hide the password (toolbar's
     # config panel, logs).
     config["DATABASE_URL"] = database_url(config["DATABASE_URL"], config["DATABASE"])
+    if not config["NODE_NAME"]:
+        config["NODE_NAME"] = f"{socket.gethostname()}:{root}"
 
     # The mount prefix makes url_for, redirects and the session cookie path correct
     # also outside a request (CLI), where no SCRIPT_NAME exists.
