@@ -43,6 +43,12 @@ COLUMNS = (
 TRIGRAM = 3
 
 
+def storable(*values: str | None) -> bool:
+    """False when a value holds NUL: no stored text can (PostgreSQL refuses it in text,
+    FTS5 in a query), so a lookup by it finds nothing instead of failing."""
+    return not any(value and "\x00" in value for value in values)
+
+
 def _dialect() -> str:
     """``sqlite`` or ``postgresql``: the engine of the current app."""
     return str(db.engine.dialect.name)
@@ -114,6 +120,8 @@ def list_extensions(
     ``after`` (the name and slug of the last row a client got) starts the page just
     after that row instead of skipping ``page - 1`` pages.
     """
+    if not storable(category, query, *(after or ())):
+        return [], 0
     stmt = select(*COLUMNS).where(*_filters(category, query))
     if after is not None:
         name, slug = after
@@ -139,6 +147,8 @@ def recent_extensions(limit: int = 8) -> list[dict[str, Any]]:
 
 def get_extension(slug: str) -> dict[str, Any] | None:
     """The extension with ``slug``, or ``None``."""
+    if not storable(slug):
+        return None
     row = db.session.execute(select(*COLUMNS).where(extensions.c.slug == slug)).mappings().first()
     return dict(row) if row else None
 
@@ -156,6 +166,8 @@ def list_categories() -> list[dict[str, Any]]:
 
 def get_category(slug: str) -> dict[str, Any] | None:
     """The category with ``slug``, or ``None``."""
+    if not storable(slug):
+        return None
     stmt = select(categories.c.slug, categories.c.name, categories.c.description).where(
         categories.c.slug == slug
     )
@@ -175,6 +187,8 @@ def check_readable() -> None:
 
 def sign_in_valid(sign_in_id: str) -> bool:
     """True while the sign-in ``sign_in_id`` has neither ended nor expired."""
+    if not storable(sign_in_id):
+        return False
     stmt = select(sign_ins.c.id).where(
         sign_ins.c.id == sign_in_id, sign_ins.c.expires_at > int(time.time())
     )

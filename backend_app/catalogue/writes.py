@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 
 from backend_app.catalogue.engine import WRITE
 from backend_app.catalogue.models import extensions, sign_ins
-from backend_app.catalogue.reads import get_extension
+from backend_app.catalogue.reads import get_extension, storable
 from gateway.extensions import db
 from gateway.response_cache import data_changed
 
@@ -89,6 +89,8 @@ def create_extension(fields: dict[str, str]) -> dict[str, Any]:
 
 def update_extension(slug: str, fields: dict[str, str]) -> dict[str, Any] | None:
     """Change the given fields; ``None`` when ``slug`` does not exist."""
+    if not storable(slug):
+        return None
     values = {key: value for key, value in fields.items() if key in FIELDS}
     try:
         with transaction() as connection:
@@ -109,6 +111,8 @@ def update_extension(slug: str, fields: dict[str, str]) -> dict[str, Any] | None
 
 def delete_extension(slug: str) -> bool:
     """Delete the extension; ``False`` when it did not exist."""
+    if not storable(slug):
+        return False
     with transaction() as connection:
         result = connection.execute(delete(extensions).where(extensions.c.slug == slug))
     if result.rowcount == 0:
@@ -136,5 +140,7 @@ def add_sign_in(lifetime_seconds: int) -> str:
 
 def end_sign_in(sign_in_id: str) -> None:
     """End a sign-in for every copy of its cookie."""
+    if not storable(sign_in_id):
+        return
     with transaction() as connection:
         connection.execute(delete(sign_ins).where(sign_ins.c.id == sign_in_id))
