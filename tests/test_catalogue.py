@@ -421,6 +421,7 @@ def test_a_bad_database_url_is_refused_in_one_line(tmp_path: Path, url: str) -> 
     assert "GATEWAY_DATABASE_URL" in result.output and "hunter2" not in result.output
 
 
+@pytest.mark.integration
 def test_the_password_never_shows(postgres_url: str, tmp_path: Path) -> None:
     password = postgres_url.split(":")[2].split("@")[0]
     settings = make_settings(tmp_path, GATEWAY_DATABASE_URL=postgres_url)
