@@ -19,7 +19,7 @@ import re
 import sqlite3
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, NoReturn
 
 import click
@@ -136,9 +136,7 @@ def check(ctx: click.Context, profile: str | None) -> None:
     """Build every app as it would serve; exit 1 with one line per problem."""
     try:
         source, resolved = resolve_source(_source(ctx, profile))
-        url = str(source.get("GATEWAY_CACHE_URL") or "simple")
-        source = {**source, "GATEWAY_PROFILE": resolved, "GATEWAY_CACHE_URL": check_cache_url(url)}
-        gateway = build_gateway(source)
+        gateway = build_gateway({**_outside_uwsgi(source), "GATEWAY_PROFILE": resolved})
     except ConfigError as exc:
         _refuse(ctx, exc.problems)
     except SQLAlchemyError as exc:
@@ -180,9 +178,16 @@ def _catalogue_app(gateway: Gateway) -> Flask:
     return next(app for app in gateway.apps.values() if "migrate" in app.extensions)
 
 
+def _outside_uwsgi(source: Mapping[str, Any]) -> dict[str, Any]:
+    """``source`` with a cache this process can build: uWSGI's cache exists only inside
+    uWSGI, so a command checks its name (``check_cache_url``) and uses a local store."""
+    url = str(source.get("GATEWAY_CACHE_URL") or "simple")
+    return {**source, "GATEWAY_CACHE_URL": check_cache_url(url)}
+
+
 def _catalogue_alone(ctx: click.Context) -> Flask:
     """The catalogue's app built alone, as it would serve, without migrating on build."""
-    source = {**_source(ctx), "GATEWAY_DB_AUTO_UPGRADE": False}
+    source = {**_outside_uwsgi(_source(ctx)), "GATEWAY_DB_AUTO_UPGRADE": False}
     return create_app(CATALOGUE_APP, source, mounts=load_mounts(source))
 
 

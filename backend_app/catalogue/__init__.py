@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, Response, current_app
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import ServiceUnavailable
 
 from backend_app.catalogue import engine, schema
@@ -75,6 +76,16 @@ def unavailable(exc: Exception) -> Response:
     return response
 
 
+def end_session(_exc: BaseException | None = None) -> None:
+    """Return this context's connection to the pool; a database that went away meanwhile
+    (its rollback fails) costs that connection, never the answer already given."""
+    try:
+        db.session.remove()
+    except SQLAlchemyError as exc:
+        log.warning("database connection dropped at the end of a request: %s", type(exc).__name__)
+        db.session.registry.clear()
+
+
 def init_app(app: Flask, *, writes: bool) -> None:
     """Bind ``db`` to ``app`` (read-only unless ``writes``); the writer also migrates."""
     engine.configure(app, readonly=not writes)
@@ -84,6 +95,10 @@ def init_app(app: Flask, *, writes: bool) -> None:
             engine.prepare_sqlite(
                 db.engine, readonly=not writes, busy_timeout_ms=app.config["DB_BUSY_TIMEOUT_MS"]
             )
+    # Registered after Flask-SQLAlchemy's own teardown, so it runs first (teardowns run
+    # in reverse): the answer has been handed to the server by then, and a failure here
+    # would cut it short.
+    app.teardown_appcontext(end_session)
     for error in UNAVAILABLE:
         app.register_error_handler(error, unavailable)
     if not writes:
