@@ -23,7 +23,6 @@ from sqlalchemy import (
     select,
     table,
     text,
-    tuple_,
 )
 
 from backend_app.catalogue.models import categories, extensions, sign_ins
@@ -124,9 +123,12 @@ def list_extensions(
         return [], 0
     stmt = select(*COLUMNS).where(*_filters(category, query))
     if after is not None:
+        # (name, slug) > after, written so both engines seek the listing's index to the
+        # cursor's row (SQLite scans the whole index for the row-value form).
         name, slug = after
         stmt = stmt.where(
-            tuple_(_sort_name(), extensions.c.slug) > tuple_(_sort_name(name), literal(slug))
+            _sort_name() >= _sort_name(name),
+            or_(_sort_name() > _sort_name(name), extensions.c.slug > slug),
         )
     else:
         stmt = stmt.offset((page - 1) * per_page)
