@@ -168,8 +168,8 @@ def extensions() -> Response:
     def link(number: int | None = None, cursor: str | None = None) -> str | None:
         if cursor is None and (number is None or not 1 <= number <= pages):
             return None
-        args: dict[str, Any] = {"category": category, "q": query, "per_page": per_page}
-        args |= {"after": cursor} if cursor is not None else {"page": number}
+        where = {"after": cursor} if cursor is not None else {"page": number}
+        args: dict[str, Any] = {"category": category, "q": query, **where, "per_page": per_page}
         return url_for("api.extensions", **{k: v for k, v in args.items() if v})
 
     # A full page may have a successor: its last row is where the next one starts.

@@ -134,6 +134,10 @@ def list_extensions(
         stmt = stmt.offset((page - 1) * per_page)
     stmt = stmt.order_by(_sort_name(), extensions.c.slug).limit(per_page)
     rows = [dict(row) for row in db.session.execute(stmt).mappings()]
+    if after is None and len(rows) < per_page and (rows or page == 1):
+        # The last page: what it holds and what came before is the total (most searches
+        # fit one page), no count needed.
+        return rows, (page - 1) * per_page + len(rows)
     return rows, _count(category, query)
 
 
