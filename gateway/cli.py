@@ -131,9 +131,16 @@ def mounts(ctx: click.Context) -> None:
 
 @main.command()
 @click.option("--profile", type=click.Choice(PROFILES), help="Check this profile instead.")
+@click.option(
+    "--upgrade",
+    is_flag=True,
+    help="First migrate the database, as `gateway db upgrade` (one process for both).",
+)
 @click.pass_context
-def check(ctx: click.Context, profile: str | None) -> None:
+def check(ctx: click.Context, profile: str | None, upgrade: bool) -> None:
     """Build every app as it would serve; exit 1 with one line per problem."""
+    if upgrade:
+        ctx.invoke(upgrade_database)
     try:
         source, resolved = resolve_source(_source(ctx, profile))
         gateway = build_gateway({**_outside_uwsgi(source), "GATEWAY_PROFILE": resolved})
@@ -160,11 +167,11 @@ def _check_database(ctx: click.Context, gateway: Gateway) -> None:
     try:
         with backend.app_context():
             state = schema.state()
+            if state.status in ("behind", "foreign"):
+                _refuse(ctx, [f"database {shown} is {state.describe()}"])
             report = gateway.health.peers() if gateway.health.peers else None
     except SQLAlchemyError as exc:
         _refuse(ctx, [f"database {shown} does not answer: {_first_line(exc)}"])
-    if state.status in ("behind", "foreign"):
-        _refuse(ctx, [f"database {shown} is {state.describe()}"])
     for node, names in sorted((report or {}).get("differ", {}).items()):
         click.echo(
             f"warning: {', '.join(names)} of this node differ from node {node}'s"
@@ -196,9 +203,9 @@ def database() -> None:
     """The catalogue's schema: Alembic migrations through Flask-Migrate."""
 
 
-@database.command()
+@database.command("upgrade")
 @click.pass_context
-def upgrade(ctx: click.Context) -> None:
+def upgrade_database(ctx: click.Context) -> None:
     """Migrate the database to this release's newest revision; seed an empty catalogue.
 
     A database already past it (the previous release, after a rollback) is left alone.

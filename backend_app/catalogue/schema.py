@@ -26,6 +26,7 @@ from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 from flask import current_app
 from sqlalchemy import insert, inspect, select
+from sqlalchemy.exc import SQLAlchemyError
 
 from backend_app.catalogue.models import categories, extensions, meta
 from backend_app.catalogue.writes import now, transaction
@@ -110,8 +111,12 @@ def upgrade() -> tuple[SchemaState, bool]:
     if before.status == "behind":
         try:
             command.upgrade(config(), "head")
-        except CommandError as exc:
-            raise SchemaError(str(exc)) from exc
+        except (CommandError, SQLAlchemyError) as exc:
+            # The whole upgrade was one transaction: the database is as it was.
+            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+            raise SchemaError(
+                f"the migration to {before.head} failed, nothing changed: {reason[0]}"
+            ) from exc
     if before.status != "ahead":
         _record_chain()
     return before, _seed()
