@@ -28,6 +28,7 @@ from typing import Any
 
 SIZES = tuple(int(n) for n in os.environ.get("BENCH_CATALOGUE_SIZES", "1000,100000").split(","))
 CALLS = int(os.environ.get("BENCH_CATALOGUE_CALLS", "30"))
+ROUNDS = 3
 PER_PAGE = 20
 WORDS = (
     "cache admin form upload mail queue task rest api json schema orm sql auth token"
@@ -126,7 +127,7 @@ def measure(urls: dict[int, str | None]) -> dict[str, dict[int, float]]:
             if cursor:  # a release without cursors has no such row
                 paths[size]["API: last page (cursor)"] = f"/backend/api/extensions?after={cursor}"
         found: dict[str, dict[int, list[float]]] = {}
-        for _ in range(3):
+        for _ in range(ROUNDS):
             for size, gateway in gateways.items():
                 client = Client(gateway)
                 for name, path in paths[size].items():
@@ -148,12 +149,12 @@ def measure(urls: dict[int, str | None]) -> dict[str, dict[int, float]]:
     }
 
 
-def main(engines: list[str]) -> dict[str, Any]:
+def main(engines: list[str], sizes: tuple[int, ...] = SIZES) -> dict[str, Any]:
     """Measure each engine; PostgreSQL runs on a private server started here."""
     results: dict[str, Any] = {}
     for engine in engines:
         if engine == "sqlite":
-            results[engine] = measure(dict.fromkeys(SIZES))
+            results[engine] = measure(dict.fromkeys(sizes))
             continue
         from tests.postgres import Postgres
 
@@ -162,7 +163,7 @@ def main(engines: list[str]) -> dict[str, Any]:
         server = Postgres.start(base / "pg")
         try:
             results[engine] = measure(
-                {size: server.create_database(f"bench_{size}") for size in SIZES}
+                {size: server.create_database(f"bench_{size}") for size in sizes}
             )
         finally:
             server.stop()
