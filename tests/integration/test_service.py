@@ -394,43 +394,32 @@ def test_e_stop_start(svc: Service) -> None:
 
 # -- schema migrations shipped by reload (expand, then contract) ------------------------
 
-ADD_COLUMN = '''"""A test release's expand step: a nullable column the previous release ignores."""
 
-import sqlalchemy as sa
-from alembic import op
-
-revision = "0003"
-down_revision = "0002"
-branch_labels = None
-depends_on = None
-
-
-def upgrade() -> None:
-    op.add_column("extensions", sa.Column("licence", sa.Text(), nullable=True))
+def migration(revision: str, doc: str, *steps: str) -> str:
+    """A migration file of a test release: ``steps`` are the lines of its upgrade()."""
+    body = "\n".join(f"    {step}" for step in steps)
+    return (
+        f'"""{doc}"""\n\nimport sqlalchemy as sa\nfrom alembic import op\n\n'
+        f"revision = {revision!r}\ndown_revision = '{int(revision) - 1:04d}'\n"
+        "branch_labels = None\ndepends_on = None\n\n\n"
+        f"def upgrade() -> None:\n{body}\n\n\n"
+        "def downgrade() -> None:\n    raise NotImplementedError\n"
+    )
 
 
-def downgrade() -> None:
-    raise NotImplementedError
-'''
-BROKEN = '''"""A migration that fails half-way: it must leave nothing behind."""
-
-import sqlalchemy as sa
-from alembic import op
-
-revision = "0004"
-down_revision = "0003"
-branch_labels = None
-depends_on = None
-
-
-def upgrade() -> None:
-    op.add_column("extensions", sa.Column("broken", sa.Text(), nullable=True))
-    op.execute("SELECT * FROM no_such_table")
-
-
-def downgrade() -> None:
-    raise NotImplementedError
-'''
+# A test release's expand step: a nullable column the previous release ignores.
+ADD_COLUMN = migration(
+    "0003",
+    "Add extensions.licence.",
+    'op.add_column("extensions", sa.Column("licence", sa.Text(), nullable=True))',
+)
+# A migration that fails half-way: it must leave nothing behind.
+BROKEN = migration(
+    "0004",
+    "Fail half-way.",
+    'op.add_column("extensions", sa.Column("broken", sa.Text(), nullable=True))',
+    'op.execute("SELECT * FROM no_such_table")',
+)
 
 
 def schema_of(svc: Service) -> tuple[str, set[str]]:
