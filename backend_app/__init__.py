@@ -14,7 +14,9 @@ def create_app() -> Flask:
     """The API alone, for `flask --app backend_app db ...` (Flask-Migrate's commands)."""
     from gateway.factory import create_app as build
 
-    return build("backend_app")
+    app = build("backend_app")
+    catalogue.bind_migrate(app)
+    return app
 
 
 def init_app(app: Flask) -> None:

@@ -181,8 +181,8 @@ def _check_database(ctx: click.Context, gateway: Gateway) -> None:
 
 
 def _catalogue_app(gateway: Gateway) -> Flask:
-    """The app that owns the catalogue and its migrations (the one bound to Flask-Migrate)."""
-    return next(app for app in gateway.apps.values() if "migrate" in app.extensions)
+    """The app that owns the catalogue and its migrations."""
+    return next(app for app in gateway.apps.values() if app.name == CATALOGUE_APP)
 
 
 def _outside_uwsgi(source: Mapping[str, Any]) -> dict[str, Any]:

@@ -5,7 +5,10 @@ and a database that does not answer."""
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+import subprocess
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -22,7 +25,7 @@ from gateway import build_gateway, create_app
 from gateway.cli import main
 from gateway.extensions import db
 from gateway.mounts import Gateway
-from tests.conftest import AUTH, HTML, TOKEN, dispose, extension, make_settings
+from tests.conftest import AUTH, HTML, TOKEN, dispose, extension, make_settings, migrate
 
 # The schema the release before migrations created at every start (its store.py).
 LEGACY_SCHEMA = """
@@ -457,3 +460,33 @@ def test_nodes_sharing_a_database_compare_their_secrets(tmp_path: Path) -> None:
     assert result.exit_code == 0
     assert "warning: BACKEND_API_TOKEN of this node differ from node node-a's" in result.output
     assert TOKEN not in result.output and "r" * 43 not in result.output
+
+
+def test_a_production_worker_never_imports_alembic(tmp_path: Path) -> None:
+    # Workers never migrate; Alembic (~11 MB a process) stays out of them.
+    migrate(tmp_path)
+    settings = {
+        **make_settings(tmp_path, GATEWAY_PROFILE="production", GATEWAY_TRUSTED_HOSTS="localhost"),
+    }
+    code = (
+        "import json, sys; from gateway import build_gateway; "
+        "build_gateway(json.loads(sys.argv[1])); "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('alembic', 'flask_migrate')))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, json.dumps(settings)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=Path(__file__).parents[1],
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
+def test_flask_migrate_commands_work_on_the_api(tmp_path: Path) -> None:
+    env = {**os.environ, **make_settings(tmp_path), "FLASK_APP": "backend_app"}
+    flask = Path(sys.executable).parent / "flask"
+    for args, expected in ((["db", "current"], "0002 (head)"), (["db", "history"], "-> 0002")):
+        done = subprocess.run([flask, *args], env=env, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0 and expected in done.stdout, done.stdout + done.stderr

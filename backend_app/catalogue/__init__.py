@@ -18,7 +18,7 @@ from flask import Flask, Response, current_app
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import ServiceUnavailable
 
-from backend_app.catalogue import engine, schema
+from backend_app.catalogue import engine
 from backend_app.catalogue.engine import UNAVAILABLE
 from backend_app.catalogue.reads import (
     category_slugs,
@@ -101,12 +101,20 @@ def init_app(app: Flask, *, writes: bool) -> None:
     app.teardown_appcontext(end_session)
     for error in UNAVAILABLE:
         app.register_error_handler(error, unavailable)
-    if not writes:
-        return
-    migrate.init_app(app, db, directory=str(schema.MIGRATIONS))
-    if app.config["DB_AUTO_UPGRADE"]:
+    if writes and app.config["DB_AUTO_UPGRADE"]:
+        # Development and tests; production migrates once before any worker starts
+        # (`gateway check --upgrade`), and its workers never import Alembic.
+        from backend_app.catalogue import schema
+
         with app.app_context():
             _, seeded = schema.upgrade()
         if seeded:
             # A new catalogue: answers cached from an earlier one must not be served.
             app.extensions["catalogue_seeded"] = True
+
+
+def bind_migrate(app: Flask) -> None:
+    """Bind Flask-Migrate to the catalogue's owner, for `flask --app backend_app db ...`."""
+    from backend_app.catalogue.schema import MIGRATIONS
+
+    migrate().init_app(app, db, directory=str(MIGRATIONS))

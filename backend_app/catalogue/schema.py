@@ -24,7 +24,6 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
-from flask import current_app
 from sqlalchemy import insert, inspect, select
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -61,9 +60,10 @@ class SchemaState:
 
 
 def config() -> Config:
-    """Alembic's configuration for the current (backend) app, through Flask-Migrate."""
-    migrate = current_app.extensions["migrate"]
-    cfg: Config = migrate.migrate.get_config(str(MIGRATIONS))
+    """Alembic's configuration (as Flask-Migrate builds it): the URL is the current
+    app's engine's, which env.py uses."""
+    cfg = Config(str(MIGRATIONS / "alembic.ini"))
+    cfg.set_main_option("script_location", str(MIGRATIONS))
     return cfg
 
 

@@ -12,13 +12,12 @@ index build may take longer than a request may).
 from __future__ import annotations
 
 from alembic import context
-from flask import current_app
 
 from backend_app.catalogue.engine import WRITE
+from gateway.extensions import db
 
 # Any constant: the advisory lock's key for "the catalogue is being migrated".
 MIGRATION_LOCK = 16_2026
-db = current_app.extensions["migrate"].db
 
 
 def run_offline() -> None:
