@@ -1,4 +1,4 @@
-"""Reads of the catalogue, by both apps: each is one query whatever the catalogue's size.
+"""Reads of the catalogue, by both apps: each costs about the same whatever the size.
 
 Listings walk an index in their own order (name without case, then slug), counts come
 from the per-category counters kept by triggers, and search goes through the index the
