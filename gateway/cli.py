@@ -216,17 +216,16 @@ def upgrade_database(ctx: click.Context) -> None:
     shown = app.config["DATABASE_URL"].render_as_string(hide_password=True)
     try:
         with app.app_context():
-            before, seeded = schema.upgrade()
+            done = schema.upgrade()
             after = schema.state()
     except schema.SchemaError as exc:
         _refuse(ctx, [f"database {shown}: {str(exc).splitlines()[0]}"])
-    if before.status == "behind":
-        click.echo(
-            f"database {shown}: upgraded from {before.revision or 'nothing'} to {after.head}"
-        )
+    if done.applied:
+        start = done.before.revision or "nothing"
+        click.echo(f"database {shown}: upgraded from {start} to {done.applied[-1]}")
     else:
         click.echo(f"database {shown}: {after.describe()}; nothing to do")
-    if seeded:
+    if done.seeded:
         click.echo(f"database {shown}: seeded the catalogue from the fixture")
 
 

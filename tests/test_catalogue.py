@@ -490,3 +490,41 @@ def test_flask_migrate_commands_work_on_the_api(tmp_path: Path) -> None:
     for args, expected in ((["db", "current"], "0002 (head)"), (["db", "history"], "-> 0002")):
         done = subprocess.run([flask, *args], env=env, capture_output=True, text=True, timeout=60)
         assert done.returncode == 0 and expected in done.stdout, done.stdout + done.stderr
+
+
+def test_the_catalogue_file_is_in_wal_mode(tmp_path: Path) -> None:
+    gateway = build_gateway(make_settings(tmp_path))
+    path = tmp_path / "backend_app" / "catalog.sqlite3"
+    with sqlite3.connect(path) as raw:
+        assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    with backend(gateway).app_context():
+        pragmas = {
+            name: db.session.execute(text(f"PRAGMA {name}")).scalar()
+            for name in ("foreign_keys", "synchronous", "busy_timeout")
+        }
+    assert pragmas == {"foreign_keys": 1, "synchronous": 2, "busy_timeout": 5000}
+
+
+@pytest.mark.integration
+def test_nodes_migrating_one_database_at_once_take_turns(postgres: Any, tmp_path: Path) -> None:
+    # Both run `gateway db upgrade` on an empty database at the same moment: one
+    # migrates (building indexes CONCURRENTLY), the other waits, then finds nothing to do.
+    url = postgres.create_database("migrated_at_once")
+    try:
+        runs = [
+            subprocess.Popen(
+                [Path(sys.executable).parent / "gateway", "db", "upgrade"],
+                env={**os.environ, **make_settings(tmp_path / name, GATEWAY_DATABASE_URL=url)},
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+            for name in ("a", "b")
+        ]
+        outputs = [run.communicate(timeout=120)[0] for run in runs]
+        assert [run.returncode for run in runs] == [0, 0], outputs
+        said = "\n".join(outputs)
+        assert said.count("upgraded from nothing to") == 1, said
+        assert said.count("nothing to do") == 1 and said.count("seeded") == 1, said
+    finally:
+        postgres.drop_database("migrated_at_once")

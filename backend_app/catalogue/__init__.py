@@ -107,7 +107,7 @@ def init_app(app: Flask, *, writes: bool) -> None:
         from backend_app.catalogue import schema
 
         with app.app_context():
-            _, seeded = schema.upgrade()
+            seeded = schema.upgrade().seeded
         if seeded:
             # A new catalogue: answers cached from an earlier one must not be served.
             app.extensions["catalogue_seeded"] = True

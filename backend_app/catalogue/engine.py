@@ -5,8 +5,9 @@ Both apps bind the one ``db`` (gateway.extensions); each gets an engine of its o
 ``query_only``, PostgreSQL's ``default_transaction_read_only``), so only the API can
 change the catalogue, whatever a view of the site calls.
 
-SQLite: every connection is set up in a ``connect`` event (WAL, foreign keys, busy
-timeout, ``synchronous=FULL``: a committed write is on disk), and pysqlite's own
+SQLite: every connection is set up in a ``connect`` event (foreign keys, busy timeout,
+``synchronous=FULL``: a committed write is on disk; WAL is set on the file when it is
+migrated), and pysqlite's own
 transaction handling is replaced by an explicit ``BEGIN``; a write transaction takes
 the write lock up front (``BEGIN IMMEDIATE``), so two writers never deadlock on a lock
 upgrade. PostgreSQL: a connect timeout and a statement timeout below uWSGI's harakiri,
@@ -104,7 +105,7 @@ def prepare_sqlite(engine: Engine, *, readonly: bool, busy_timeout_ms: int) -> N
         if readonly:
             cursor.execute("PRAGMA query_only = ON")
         else:
-            cursor.execute("PRAGMA journal_mode = WAL")
+            # WAL is a property of the file, set when it is migrated (migrations/env.py).
             cursor.execute("PRAGMA synchronous = FULL")
             cursor.execute("PRAGMA foreign_keys = ON")
         cursor.close()

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from alembic import command
 from alembic.config import Config
@@ -99,18 +99,28 @@ def state() -> SchemaState:
     return SchemaState(revision, head, status)
 
 
-def upgrade() -> tuple[SchemaState, bool]:
+class Upgrade(NamedTuple):
+    """What ``upgrade`` found and did."""
+
+    before: SchemaState
+    applied: list[str]  # the revisions this call ran (another node may have run them)
+    seeded: bool
+
+
+def upgrade() -> Upgrade:
     """Migrate to this release's newest revision, then seed an empty catalogue.
 
-    Returns the state found before, and whether the catalogue was seeded now. A
-    database ahead of this release is left as it is; a foreign one raises.
+    A database ahead of this release is left as it is; a foreign one raises.
     """
     before = state()
+    applied: list[str] = []
     if before.status == "foreign":
         raise SchemaError(f"the database is {before.describe()}")
     if before.status == "behind":
+        cfg = config()
+        cfg.attributes["applied"] = applied  # env.py notes each revision it runs
         try:
-            command.upgrade(config(), "head")
+            command.upgrade(cfg, "head")
         except (CommandError, SQLAlchemyError) as exc:
             # The whole upgrade was one transaction: the database is as it was.
             reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
@@ -119,7 +129,7 @@ def upgrade() -> tuple[SchemaState, bool]:
             ) from exc
     if before.status != "ahead":
         _record_chain()
-    return before, _seed()
+    return Upgrade(before, applied, _seed())
 
 
 def _record_chain() -> None:
