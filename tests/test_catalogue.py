@@ -71,7 +71,7 @@ def test_a_new_database_is_at_the_newest_revision_and_seeded(gateway: Gateway) -
         assert len(catalogue.list_extensions(per_page=100)[0]) >= 40
         # Upgrading again changes nothing and seeds nothing twice.
         before = catalogue.list_extensions(per_page=100)
-        assert schema.upgrade()[1] is False
+        assert schema.upgrade().seeded is False
         assert catalogue.list_extensions(per_page=100) == before
 
 
@@ -126,7 +126,7 @@ def test_a_database_ahead_of_this_release_is_left_alone(gateway: Gateway) -> Non
             )
         state = schema.state()
         assert (state.status, state.revision, state.head) == ("ahead", "9999", head)
-        assert schema.upgrade()[0].status == "ahead"
+        assert schema.upgrade().before.status == "ahead"
         assert schema.state().revision == "9999"
         # A database at a revision this release never led to is refused.
         with catalogue.writes.transaction() as connection:
