@@ -79,8 +79,11 @@ def cluster(postgres: Postgres) -> Iterator[Cluster]:
         "BACKEND_API_TOKEN": TOKEN,
     }
     with ThreadPoolExecutor(2) as pool:
-        started = list(pool.map(lambda name: start_runner(base / name, **shared), ["a", "b"]))
+        futures = [pool.submit(start_runner, base / name, **shared) for name in ("a", "b")]
+    # Each node that started is stopped, also when the other did not.
+    started = [future.result() for future in futures if future.exception() is None]
     try:
+        assert len(started) == 2, [str(f.exception()) for f in futures if f.exception()]
         yield Cluster(*started)
     finally:
         for runner in started:
