@@ -444,11 +444,16 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         Path(target).write_text(json.dumps(MEASURED, indent=2))
 
 
-def run_wrk(port: int, seconds: int, connections: int) -> subprocess.Popen[str]:
-    """Start wrk on 127.0.0.1:port with the mixed site/API script (bounded in time)."""
+def run_wrk(
+    port: int, seconds: int, connections: int, headers: dict[str, str] | None = None
+) -> subprocess.Popen[str]:
+    """Start wrk on 127.0.0.1:port with the mixed site/API script (bounded in time),
+    every request carrying ``headers``."""
+    extra = [f"-H{name}: {value}" for name, value in (headers or {}).items()]
     return subprocess.Popen(
         [
             "wrk",
+            *extra,
             f"-c{connections}",
             "-t2",
             f"-d{seconds}s",
