@@ -2,17 +2,29 @@
 
 from flask import Flask
 
-from backend_app import store
+from backend_app import catalogue
+from backend_app.catalogue import nodes
 
-# /_gateway/health runs this in the app's context.
-health_check = store.check_readable
+# /_gateway/health runs these in the app's context.
+health_check = catalogue.check_readable
+compare_secrets = nodes.compare
+
+
+def create_app() -> Flask:
+    """The API alone, for `flask --app backend_app db ...` (Flask-Migrate's commands)."""
+    from gateway.factory import create_app as build
+
+    app = build("backend_app")
+    catalogue.bind_migrate(app)
+    return app
 
 
 def init_app(app: Flask) -> None:
-    """Wire the API's store, blueprints and JSON errors into ``app`` (called by the factory)."""
+    """Wire the API's catalogue, blueprints and JSON errors into ``app`` (by the factory)."""
     from backend_app import api, browse, errors
 
-    store.init_app(app)
+    # The API owns the catalogue: it writes it and migrates its schema.
+    catalogue.init_app(app, writes=True)
     app.register_blueprint(api.bp)
     app.register_blueprint(browse.bp)
     errors.init_app(app)

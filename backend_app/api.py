@@ -26,7 +26,7 @@ from flask import (
 from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.exceptions import Conflict, NotFound, Unauthorized
 
-from backend_app import browse, store
+from backend_app import browse, catalogue, cursors
 from backend_app.validation import validate_extension
 from gateway.inputs import json_object, positive_int
 from gateway.negotiation import preferred_type
@@ -65,7 +65,7 @@ def respond(payload: Any, template: str, status: int = 200, **context: Any) -> R
 
 def frontend_url(path: str) -> str:
     """A path on the website, wherever the mount table puts it."""
-    return current_app.config["MOUNT_PREFIXES"]["frontend_app"] + path
+    return str(current_app.config["MOUNT_PREFIXES"]["frontend_app"]) + path
 
 
 def represent(extension: dict[str, Any]) -> dict[str, Any]:
@@ -143,14 +143,14 @@ def categories() -> Response:
     """Every category with its number of extensions."""
     items = [
         {**c, "url": url_for("api.extensions", category=c["slug"])}
-        for c in store.list_categories(store.get_db())
+        for c in catalogue.list_categories()
     ]
     return respond({"items": items}, "api/categories.html")
 
 
 @bp.get("/api/extensions")
 def extensions() -> Response:
-    """A page of extensions, filtered by category and text (q)."""
+    """A page of extensions, filtered by category and text (q); ``after`` walks on."""
     config = current_app.config
     page = query_int("page", 1, config["MAX_PAGE"])
     per_page = query_int("per_page", config["PER_PAGE"], config["MAX_PER_PAGE"])
@@ -158,33 +158,44 @@ def extensions() -> Response:
     query = request.args.get("q", "").strip() or None
     if query and len(query) > config["MAX_QUERY_LENGTH"]:
         abort(400, f"q must be at most {config['MAX_QUERY_LENGTH']} characters")
-    items, total = store.list_extensions(
-        store.get_db(), category=category, query=query, page=page, per_page=per_page
+    after_token = request.args.get("after")
+    after = cursors.decode(after_token) if after_token is not None else None
+    items, total = catalogue.list_extensions(
+        category=category, query=query, page=page, per_page=per_page, after=after
     )
     pages = max(1, math.ceil(total / per_page))
 
-    def link(number: int) -> str | None:
-        if not 1 <= number <= pages:
+    def link(number: int | None = None, cursor: str | None = None) -> str | None:
+        if cursor is None and (number is None or not 1 <= number <= pages):
             return None
-        args = {"category": category, "q": query, "page": number, "per_page": per_page}
+        where = {"after": cursor} if cursor is not None else {"page": number}
+        args: dict[str, Any] = {"category": category, "q": query, **where, "per_page": per_page}
         return url_for("api.extensions", **{k: v for k, v in args.items() if v})
 
+    # A full page may have a successor: its last row is where the next one starts.
+    next_cursor = cursors.encode(items[-1]) if len(items) == per_page else None
     payload = {
         "items": [represent(item) for item in items],
-        "page": page,
+        "page": None if after else page,
         "per_page": per_page,
         "total": total,
         "pages": pages,
         "filters": {"category": category, "q": query},
-        "links": {"self": link(page) or link(1), "next": link(page + 1), "prev": link(page - 1)},
+        "next_cursor": next_cursor,
+        "links": {
+            "self": link(cursor=after_token) if after else (link(page) or link(1)),
+            "next": link(cursor=next_cursor) if after else link(page + 1),
+            "prev": None if after else link(page - 1),
+            "after": link(cursor=next_cursor),
+        },
     }
-    return respond(payload, "api/list.html", categories=store.list_categories(store.get_db()))
+    return respond(payload, "api/list.html", categories=catalogue.list_categories())
 
 
 @bp.get("/api/extensions/<slug>")
 def extension(slug: str) -> Response:
     """One extension."""
-    found = store.get_extension(store.get_db(), slug)
+    found = catalogue.get_extension(slug)
     if found is None:
         raise NotFound(f"no extension with slug {slug!r}")
     return respond(represent(found), "api/detail.html")
@@ -194,11 +205,10 @@ def extension(slug: str) -> Response:
 def create_extension() -> Response:
     """Add an extension (bearer token, JSON body); 201 with its Location."""
     check_token()
-    db = store.get_db()
-    fields = validate_extension(json_body(), store.category_slugs(db), partial=False)
+    fields = validate_extension(json_body(), catalogue.category_slugs(), partial=False)
     try:
-        created = store.create_extension(db, fields)
-    except store.DuplicateSlug:
+        created = catalogue.create_extension(fields)
+    except catalogue.DuplicateSlug:
         raise Conflict(f"an extension with slug {fields['slug']!r} already exists") from None
     log.info("created extension %s", created["slug"])
     response = jsonify(represent(created))
@@ -211,17 +221,16 @@ def create_extension() -> Response:
 def update_extension(slug: str) -> Response:
     """Replace (PUT) or change (PATCH) an extension (bearer token, JSON body)."""
     check_token()
-    db = store.get_db()
-    if store.get_extension(db, slug) is None:
+    if catalogue.get_extension(slug) is None:
         raise NotFound(f"no extension with slug {slug!r}")
     data = json_body()
     if request.method == "PUT":
         # PUT replaces the whole resource; its slug may be left out of the body.
         data.setdefault("slug", slug)
-    fields = validate_extension(data, store.category_slugs(db), partial=request.method == "PATCH")
+    fields = validate_extension(data, catalogue.category_slugs(), partial=request.method == "PATCH")
     try:
-        updated = store.update_extension(db, slug, fields)
-    except store.DuplicateSlug:
+        updated = catalogue.update_extension(slug, fields)
+    except catalogue.DuplicateSlug:
         raise Conflict(f"an extension with slug {fields['slug']!r} already exists") from None
     if updated is None:  # deleted between the check and the write
         raise NotFound(f"no extension with slug {slug!r}")
@@ -233,7 +242,7 @@ def update_extension(slug: str) -> Response:
 def delete_extension(slug: str) -> Response:
     """Delete an extension (bearer token); 204."""
     check_token()
-    if not store.delete_extension(store.get_db(), slug):
+    if not catalogue.delete_extension(slug):
         raise NotFound(f"no extension with slug {slug!r}")
     log.info("deleted extension %s", slug)
     return Response(status=204)

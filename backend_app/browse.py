@@ -20,7 +20,6 @@ from typing import Any
 
 from flask import (
     Blueprint,
-    Response,
     abort,
     current_app,
     redirect,
@@ -29,8 +28,9 @@ from flask import (
     session,
     url_for,
 )
+from werkzeug.wrappers import Response
 
-from backend_app import store
+from backend_app import catalogue
 from backend_app.errors import InvalidFields
 from backend_app.validation import validate_extension
 from gateway.extensions import csrf
@@ -69,7 +69,7 @@ def signed_in() -> bool:
     if sign_in_id is None:
         return False
     same_token = hmac.compare_digest(str(session.get("token", "")), token_fingerprint())
-    if same_token and store.sign_in_valid(store.get_db(), str(sign_in_id)):
+    if same_token and catalogue.sign_in_valid(str(sign_in_id)):
         return True
     session.clear()  # signed out, expired or the token changed: drop the cookie
     return False
@@ -100,7 +100,7 @@ def sign_in() -> Response:
         return page("api/sign_in.html", 401, error="That token is not valid.", next=safe_next(""))
     lifetime = int(current_app.permanent_session_lifetime.total_seconds())
     session.clear()
-    session["sign_in"] = store.add_sign_in(store.get_db(), lifetime)
+    session["sign_in"] = catalogue.add_sign_in(lifetime)
     session["token"] = token_fingerprint()
     session.permanent = True  # the cookie expires with the sign-in
     return redirect(safe_next(url_for("api.index")), 303)
@@ -112,31 +112,30 @@ def sign_out() -> Response:
     csrf.protect()
     sign_in_id = session.get("sign_in")
     if sign_in_id is not None:
-        store.end_sign_in(store.get_db(), str(sign_in_id))
+        catalogue.end_sign_in(str(sign_in_id))
     session.clear()
     return redirect(url_for("api.index"), 303)
 
 
 def _form_fields() -> dict[str, str]:
     """The extension fields posted by the form."""
-    return {field: request.form.get(field, "") for field in store.FIELDS}
+    return {field: request.form.get(field, "") for field in catalogue.FIELDS}
 
 
 def _save(slug: str | None) -> Response:
     """Validate the posted form, then create (``slug`` None) or update; re-render on error."""
-    db = store.get_db()
     data = _form_fields()
-    categories = store.list_categories(db)
+    categories = catalogue.list_categories()
     try:
         fields = validate_extension(data, {c["slug"] for c in categories}, partial=False)
         saved = (
-            store.create_extension(db, fields)
+            catalogue.create_extension(fields)
             if slug is None
-            else store.update_extension(db, slug, fields)
+            else catalogue.update_extension(slug, fields)
         )
     except InvalidFields as exc:
         errors, status = exc.fields, 422
-    except store.DuplicateSlug:
+    except catalogue.DuplicateSlug:
         errors, status = {"slug": "another extension already has this slug"}, 409
     else:
         if saved is None:
@@ -156,7 +155,7 @@ def new_extension() -> Response:
     if request.method == "POST":
         csrf.protect()
         return _save(None)
-    categories = store.list_categories(store.get_db())
+    categories = catalogue.list_categories()
     return page("api/form.html", values={}, errors={}, categories=categories, slug=None)
 
 
@@ -166,14 +165,13 @@ def edit_extension(slug: str) -> Response:
     denied = require_sign_in()
     if denied:
         return denied
-    db = store.get_db()
-    current = store.get_extension(db, slug)
+    current = catalogue.get_extension(slug)
     if current is None:
         abort(404, f"no extension with slug {slug!r}")
     if request.method == "POST":
         csrf.protect()
         return _save(slug)
-    categories = store.list_categories(db)
+    categories = catalogue.list_categories()
     return page("api/form.html", values=current, errors={}, categories=categories, slug=slug)
 
 
@@ -184,6 +182,6 @@ def delete_extension(slug: str) -> Response:
     if denied:
         return denied
     csrf.protect()
-    if not store.delete_extension(store.get_db(), slug):
+    if not catalogue.delete_extension(slug):
         abort(404, f"no extension with slug {slug!r}")
     return redirect(url_for("api.extensions"), 303)

@@ -14,7 +14,5 @@ MAX_PER_PAGE = 100
 # Far more pages than the catalogue has; a larger number is a 400, not a huge OFFSET.
 MAX_PAGE = 100_000
 MAX_QUERY_LENGTH = 100
-# The backend owns the catalogue: it creates, seeds and writes it.
-DB_READONLY = False
 # How long a sign-in of the browsable API lasts (seconds); its cookie expires with it.
 PERMANENT_SESSION_LIFETIME = 8 * 3600

@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
+from backend_app.catalogue.writes import FIELDS
 from backend_app.errors import InvalidFields
-from backend_app.store import FIELDS
 
 SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 MAX_LENGTH = {"slug": 64, "name": 100, "category": 64, "summary": 200, "homepage": 300}

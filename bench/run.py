@@ -26,6 +26,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from bench import catalogue
 from bench.servers import VENV, WORKERS, Site, gunicorn_site, uwsgi_site
 from bench.tools import Result, ab, summary, wrk
 from tests.integration.conftest import (
@@ -37,6 +38,7 @@ from tests.integration.conftest import (
     stop_runner,
     wait_until_healthy,
 )
+from tests.postgres import Postgres
 from tests.tls_files import make_tls_files
 
 SMOKE = os.environ.get("BENCH_SMOKE") == "1"
@@ -51,6 +53,9 @@ MICRO_CALLS = 200 if SMOKE else 2000
 TRUST_2012 = {"/hello": (806, 826), "/environ": (697, 724), "/template": (670, 693)}
 MISS = {"Cookie": "gateway_site_session=bench"}  # any session cookie bypasses the cache
 GZIP = {"Accept-Encoding": "gzip"}
+API_MISS = {"Cookie": "gateway_api_session=bench"}  # the API's own session cookie, likewise
+# The catalogue's in-process rows (bench/catalogue.py): its sizes and calls per read.
+CATALOGUE_SIZES = (100, 400) if SMOKE else (1_000, 100_000)
 # What a browser sends (nginx passes these on), so the environ dump is about as large as
 # the 2012 one (~2900 bytes).
 BROWSER = {
@@ -226,6 +231,11 @@ def main() -> None:
     base.chmod(0o755)
     sites: list[Site] = []
     stack = start_runner(base / "gateway")
+    # The same stack on PostgreSQL (a private server), for the uncached rows.
+    postgres = Postgres.start(base / "postgres")
+    pg_stack = start_runner(
+        base / "gateway-pg", GATEWAY_DATABASE_URL=postgres.create_database("bench")
+    )
     # The same stack over HTTPS (a certificate made here): TLS's own cost on a hit.
     tls = make_tls_files(base / "tls")
     https = start_runner(
@@ -245,6 +255,7 @@ def main() -> None:
         )
         env["GATEWAY_TRUSTED_HOSTS"] = "127.0.0.1,localhost"
         full = f"http://127.0.0.1:{stack.port}"
+        pg = f"http://127.0.0.1:{pg_stack.port}"
         for _ in range(3):  # warm every worker and the shared cache
             stack.get("/")
             stack.get("/", headers=GZIP)
@@ -278,6 +289,15 @@ def main() -> None:
             "https: / cache hit": (f"https://127.0.0.1:{https.port}/", {}),
             "full: / cache miss": (f"{full}/", MISS),
             "full: /backend/api/extensions": (f"{full}/backend/api/extensions", {}),
+            "full (SQLite): /backend/api/extensions uncached": (
+                f"{full}/backend/api/extensions",
+                API_MISS,
+            ),
+            "full (PostgreSQL): / cache miss": (f"{pg}/", MISS),
+            "full (PostgreSQL): /backend/api/extensions uncached": (
+                f"{pg}/backend/api/extensions",
+                API_MISS,
+            ),
             "full: /static/style.css": (f"{full}/static/style.css", {}),
             "bare API app on uWSGI: /healthz": (f"{bare.url}/healthz", {}),
             "gunicorn sync: /backend/healthz": (f"{guni.url}/backend/healthz", {}),
@@ -307,10 +327,19 @@ def main() -> None:
             site.stop()
         stop_runner(https)
         stop_runner(stack)
+        stop_runner(pg_stack)
+        postgres.stop()
         shutil.rmtree(base, ignore_errors=True)
     micro_results = micro()
+    if SMOKE:
+        catalogue.CALLS, catalogue.ROUNDS = 2, 1
+    elif QUICK:
+        catalogue.CALLS = 10
+    catalogue_results = catalogue.main(["sqlite", "postgresql"], CATALOGUE_SIZES)
 
-    report = write_report(results, trust_results, floods, micro_results, memories, visit)
+    report = write_report(
+        results, trust_results, floods, micro_results, memories, catalogue_results, visit
+    )
     out = Path(os.environ.get("BENCH_OUTPUT", REPO / "BENCHMARKS.md"))
     out.write_text(report)
     print(f"bench: wrote {out}")
@@ -322,6 +351,7 @@ def write_report(
     floods: dict[str, Any],
     micro_results: dict[str, list[float]],
     memories: dict[str, dict[str, float]],
+    catalogue_results: dict[str, dict[str, dict[int, float]]],
     visit: dict[str, tuple[int, int, int]],
 ) -> str:
     """BENCHMARKS.md."""
@@ -405,6 +435,16 @@ def write_report(
             "full: / cache hit, gzip",
             "full: / cache hit",
         ),
+        (
+            "uncached home page: PostgreSQL / SQLite",
+            "full (PostgreSQL): / cache miss",
+            "full: / cache miss",
+        ),
+        (
+            "uncached API list: PostgreSQL / SQLite",
+            "full (PostgreSQL): /backend/api/extensions uncached",
+            "full (SQLite): /backend/api/extensions uncached",
+        ),
     ]
     lines += [
         "",
@@ -477,6 +517,25 @@ def write_report(
         )
     ]
     lines.append(f"| gateway cost over the bare app | {summary(overhead)} |")
+    small, large = CATALOGUE_SIZES
+    lines += [
+        "",
+        f"## The catalogue at {small:,} and {large:,} extensions (in-process, uncached)",
+        "",
+        "`bench/catalogue.py`: each size a catalogue of its own, grown with generated",
+        "extensions; each read driven through the WSGI callable with the response cache",
+        f"off, median ms of {catalogue.CALLS} calls x {catalogue.ROUNDS} interleaved rounds."
+        " Goal: every read at",
+        f"{large:,} within 2x its cost at {small:,}; the last page within 3x the first"
+        " (through the cursor; `page=N` skips rows).",
+        "",
+        f"| engine | read | ms at {small:,} | ms at {large:,} | ratio |",
+        "|---|---|---|---|---|",
+    ]
+    for engine, rows in catalogue_results.items():
+        for name, by_size in rows.items():
+            a, b = by_size[small], by_size[large]
+            lines.append(f"| {engine} | {name} | {a:.2f} | {b:.2f} | {b / a:.2f} |")
     lines += [
         "",
         "## Worker memory after traffic",
@@ -497,6 +556,8 @@ def write_report(
         "  (gateway/page_files.py), without entering uWSGI; the candidates compared for that",
         "  path (files, memcached_pass) are in docs/cache-hits.md.",
         "- The miss carries a session cookie: nginx and the app both bypass the cache.",
+        "- The PostgreSQL rows: the same `make run` stack on `GATEWAY_DATABASE_URL`, a private",
+        "  PostgreSQL server on loopback (fsync off, as in the tests).",
         "- The bare nginx writes no access log and adds no header; the gateway's nginx.conf",
         "  logs every request and adds the security headers and the request id to each. The",
         "  hit beside the same bytes as a static file of nginx.conf is the hit path's own cost.",

@@ -2,17 +2,17 @@
 
 from flask import Flask
 
-from backend_app import store
+from backend_app import catalogue
 
 # /_gateway/health runs this in the app's context.
-health_check = store.check_readable
+health_check = catalogue.check_readable
 
 
 def init_app(app: Flask) -> None:
     """Wire the site's pages, stars and HTML errors into ``app`` (called by the factory)."""
     from frontend_app import errors, pages
 
-    # The catalogue belongs to the backend; the site opens it read-only.
-    store.init_app(app)
+    # The catalogue belongs to the backend; the site's engine refuses writes.
+    catalogue.init_app(app, writes=False)
     app.register_blueprint(pages.bp)
     errors.init_app(app)

@@ -18,7 +18,7 @@ from flask import (
     url_for,
 )
 
-from backend_app import store
+from backend_app import catalogue
 from gateway.extensions import csrf
 from gateway.inputs import positive_int, safe_redirect
 
@@ -46,8 +46,8 @@ def paginate(category: str | None = None, query: str | None = None) -> dict[str,
     """One page of extensions and the numbers the pager needs."""
     per_page = current_app.config["PER_PAGE"]
     page = page_number()
-    items, total = store.list_extensions(
-        store.get_db(), category=category, query=query, page=page, per_page=per_page
+    items, total = catalogue.list_extensions(
+        category=category, query=query, page=page, per_page=per_page
     )
     pages = max(1, math.ceil(total / per_page))
     if page > pages:
@@ -58,18 +58,17 @@ def paginate(category: str | None = None, query: str | None = None) -> dict[str,
 @bp.get("/")
 def index() -> str:
     """Categories with counts, recently updated extensions and the search form."""
-    db = store.get_db()
     return render_template(
         "index.html",
-        categories=store.list_categories(db),
-        recent=store.recent_extensions(db, current_app.config["RECENT_COUNT"]),
+        categories=catalogue.list_categories(),
+        recent=catalogue.recent_extensions(current_app.config["RECENT_COUNT"]),
     )
 
 
 @bp.get("/category/<slug>")
 def category(slug: str) -> str:
     """The extensions of one category."""
-    found = store.get_category(store.get_db(), slug)
+    found = catalogue.get_category(slug)
     if found is None:
         abort(404, f"There is no category called “{slug}”.")
     return render_template("category.html", category=found, **paginate(category=slug))
@@ -78,12 +77,11 @@ def category(slug: str) -> str:
 @bp.get("/extensions/<slug>")
 def extension(slug: str) -> str:
     """One extension."""
-    db = store.get_db()
-    found = store.get_extension(db, slug)
+    found = catalogue.get_extension(slug)
     if found is None:
         abort(404, f"There is no extension called “{slug}”.")
     return render_template(
-        "extension.html", extension=found, category=store.get_category(db, found["category"])
+        "extension.html", extension=found, category=catalogue.get_category(found["category"])
     )
 
 
@@ -116,7 +114,7 @@ def check_form_origin() -> None:
 def star(slug: str) -> Response:
     """Star or unstar an extension (form field ``action``), then go back to the page."""
     check_form_origin()
-    if store.get_extension(store.get_db(), slug) is None:
+    if catalogue.get_extension(slug) is None:
         abort(404, f"There is no extension called “{slug}”.")
     action = request.form.get("action")
     stars = [s for s in session.get("stars", []) if s != slug]

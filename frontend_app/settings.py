@@ -11,5 +11,3 @@ RECENT_COUNT = 8
 MAX_QUERY_LENGTH = 100
 # Stars live in the session cookie, which browsers cap near 4 KB.
 MAX_STARS = 40
-# The site only reads the catalogue the backend owns.
-DB_READONLY = True

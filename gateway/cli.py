@@ -1,4 +1,4 @@
-"""The ``gateway`` console script: routes, mounts, check, run, secrets, cache-stats,
+"""The ``gateway`` console script: routes, mounts, check, db, run, secrets, cache-stats,
 nginx-values.
 
 Every command reads its configuration from the environment (and the generated secrets
@@ -16,17 +16,20 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sqlite3
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, NoReturn
 
 import click
-from flask import Config
+from flask import Config, Flask
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.serving import run_simple
 
 from gateway import page_files
+from gateway.factory import create_app
 from gateway.mounts import Gateway, build_gateway, load_mounts
 from gateway.secret_file import FILENAME, GENERATED, ensure_secrets, read_secrets
 from gateway.settings import (
@@ -38,6 +41,9 @@ from gateway.settings import (
     value_problems,
 )
 from gateway.stores import check_cache_url
+
+# The app package that owns the catalogue's database and migrations.
+CATALOGUE_APP = "backend_app"
 
 
 def _source(ctx: click.Context, profile: str | None = None) -> dict[str, Any]:
@@ -93,6 +99,15 @@ class Commands(click.Group):
         except (OSError, sqlite3.Error) as exc:
             # An unwritable data dir, an unreadable catalogue: say which, not where in code.
             _refuse(ctx, [f"{type(exc).__name__}: {exc}"])
+        except SQLAlchemyError as exc:
+            _refuse(ctx, [f"the database does not answer: {_first_line(exc)}"])
+
+
+def _first_line(exc: BaseException) -> str:
+    """The first line of ``exc`` (SQLAlchemy appends the SQL and a link), no password."""
+    text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    line = text[0] if text else type(exc).__name__
+    return re.sub(r"(password=|://[^:/@]*:)[^@\s]*", r"\1***", line)
 
 
 @click.group(cls=Commands)
@@ -114,27 +129,38 @@ def routes(ctx: click.Context) -> None:
 @click.pass_context
 def mounts(ctx: click.Context) -> None:
     """The mount table: prefix, app, config profile, cache namespace."""
+    gateway = _build(ctx)
     rows = [("PREFIX", "APP", "PROFILE", "NAMESPACE")]
-    for mount in _build(ctx).inventory.mounts:
+    for mount in gateway.inventory.mounts:
         rows.append((mount.shown_prefix, mount.app, mount.profile, mount.namespace))
     _table(rows)
+    url = gateway.apps[""].config["DATABASE_URL"]
+    click.echo(f"database: {url.render_as_string(hide_password=True)}")
 
 
 @main.command()
 @click.option("--profile", type=click.Choice(PROFILES), help="Check this profile instead.")
+@click.option(
+    "--upgrade",
+    is_flag=True,
+    help="First migrate the database, as `gateway db upgrade` (one process for both).",
+)
 @click.pass_context
-def check(ctx: click.Context, profile: str | None) -> None:
+def check(ctx: click.Context, profile: str | None, upgrade: bool) -> None:
     """Build every app as it would serve; exit 1 with one line per problem."""
+    if upgrade:
+        ctx.invoke(upgrade_database)
     try:
         source, resolved = resolve_source(_source(ctx, profile))
-        url = str(source.get("GATEWAY_CACHE_URL") or "simple")
-        source = {**source, "GATEWAY_PROFILE": resolved, "GATEWAY_CACHE_URL": check_cache_url(url)}
-        gateway = build_gateway(source)
+        gateway = build_gateway({**_outside_uwsgi(source), "GATEWAY_PROFILE": resolved})
     except ConfigError as exc:
         _refuse(ctx, exc.problems)
+    except SQLAlchemyError as exc:
+        _refuse(ctx, [f"the database does not answer: {_first_line(exc)}"])
     except Exception as exc:  # noqa: BLE001 - a broken release must be reported, not crash
         reason = str(exc).splitlines()[0] if str(exc) else ""
         _refuse(ctx, [f"the release does not build: {type(exc).__name__}: {reason}"])
+    _check_database(ctx, gateway)
     names = ", ".join(f"{m.prefix or '/'} -> {m.app}" for m in gateway.mounts)
     profiles = {app.config["PROFILE"] for app in gateway.apps.values()}
     click.echo(f"ok: {', '.join(sorted(profiles))} profile, {names}")
@@ -154,6 +180,102 @@ def nginx_values(ctx: click.Context) -> None:
         raise ConfigError(problems)
     for name, value in page_files.nginx_values(config["RESPONSE_CACHE_TIMEOUT"]).items():
         click.echo(f"{name}={value}")
+
+
+def _check_database(ctx: click.Context, gateway: Gateway) -> None:
+    """Refuse a database that does not answer or is behind this release; warn (only) when
+    this node's secrets differ from another live node's."""
+    from backend_app.catalogue import schema
+
+    backend = _catalogue_app(gateway)
+    shown = backend.config["DATABASE_URL"].render_as_string(hide_password=True)
+    try:
+        with backend.app_context():
+            state = schema.state()
+            if state.status in ("behind", "foreign"):
+                _refuse(ctx, [f"database {shown} is {state.describe()}"])
+            report = gateway.health.peers() if gateway.health.peers else None
+    except SQLAlchemyError as exc:
+        _refuse(ctx, [f"database {shown} does not answer: {_first_line(exc)}"])
+    for node, names in sorted((report or {}).get("differ", {}).items()):
+        click.echo(
+            f"warning: {', '.join(names)} of this node differ from node {node}'s"
+            " (nodes sharing a database must share them; fine while rotating)",
+            err=True,
+        )
+
+
+def _catalogue_app(gateway: Gateway) -> Flask:
+    """The app that owns the catalogue and its migrations."""
+    return next(app for app in gateway.apps.values() if app.name == CATALOGUE_APP)
+
+
+def _outside_uwsgi(source: Mapping[str, Any]) -> dict[str, Any]:
+    """``source`` with a cache this process can build: uWSGI's cache exists only inside
+    uWSGI, so a command checks its name (``check_cache_url``) and uses a local store."""
+    url = str(source.get("GATEWAY_CACHE_URL") or "simple")
+    return {**source, "GATEWAY_CACHE_URL": check_cache_url(url)}
+
+
+def _catalogue_alone(ctx: click.Context) -> Flask:
+    """The catalogue's app built alone, as it would serve, without migrating on build."""
+    source = {**_outside_uwsgi(_source(ctx)), "GATEWAY_DB_AUTO_UPGRADE": False}
+    return create_app(CATALOGUE_APP, source, mounts=load_mounts(source))
+
+
+@main.group("db")
+def database() -> None:
+    """The catalogue's schema: Alembic migrations through Flask-Migrate."""
+
+
+@database.command("upgrade")
+@click.pass_context
+def upgrade_database(ctx: click.Context) -> None:
+    """Migrate the database to this release's newest revision; seed an empty catalogue.
+
+    A database already past it (the previous release, after a rollback) is left alone.
+    """
+    from backend_app.catalogue import schema
+
+    app = _catalogue_alone(ctx)
+    shown = app.config["DATABASE_URL"].render_as_string(hide_password=True)
+    try:
+        with app.app_context():
+            done = schema.upgrade()
+            after = schema.state()
+    except schema.SchemaError as exc:
+        _refuse(ctx, [f"database {shown}: {str(exc).splitlines()[0]}"])
+    if done.applied:
+        start = done.before.revision or "nothing"
+        click.echo(f"database {shown}: upgraded from {start} to {done.applied[-1]}")
+    else:
+        click.echo(f"database {shown}: {after.describe()}; nothing to do")
+    if done.seeded:
+        click.echo(f"database {shown}: seeded the catalogue from the fixture")
+
+
+@database.command()
+@click.pass_context
+def current(ctx: click.Context) -> None:
+    """The database's revision beside this release's."""
+    from backend_app.catalogue import schema
+
+    app = _catalogue_alone(ctx)
+    with app.app_context():
+        state = schema.state()
+    shown = app.config["DATABASE_URL"].render_as_string(hide_password=True)
+    click.echo(f"database {shown}: {state.describe()}")
+
+
+@database.command()
+@click.pass_context
+def history(ctx: click.Context) -> None:
+    """This release's migrations, newest first."""
+    from backend_app.catalogue import schema
+
+    with _catalogue_alone(ctx).app_context():
+        for line in schema.history():
+            click.echo(line)
 
 
 @main.command()

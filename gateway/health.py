@@ -1,9 +1,15 @@
-"""``GET /_gateway/health``: the state of every mounted app and of the shared cache.
+"""``GET /_gateway/health``: the state of every mounted app, the database and the cache.
 
 Each mounted app package may define ``health_check()``, run inside that app's context;
-it raises when the app cannot serve (its database is unreadable, say). The cache check
-writes and reads one probe key in the shared store. Every check runs in a worker thread
-with a deadline, so a frozen dependency makes the answer 503, never a hang.
+it raises when the app cannot serve (its database is unreadable, say). The database
+check runs one ``SELECT 1`` on the default app's engine and names the database (its URL,
+password hidden). The cache check writes and reads one probe key in the shared store.
+Every check runs in a worker thread with a deadline, so a frozen dependency makes the
+answer 503, never a hang.
+
+``secrets`` (when the composition provides ``peers``) says whether this node's secrets
+agree with those of the other live nodes sharing the database; a difference is shown,
+not failed on: a token rotation passes through it.
 
 The answer is 200 when everything is up and 503 otherwise. A dead cache makes it 503 as
 well (``status: "degraded"``): pages still answer uncached then, so a liveness probe
@@ -20,12 +26,14 @@ import uuid
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from flask import Flask
+from sqlalchemy import text
 from werkzeug.wrappers import Response
 
-from gateway.extensions import cache
+from gateway.extensions import cache, db
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -55,6 +63,41 @@ def _cache_check(app: Flask) -> None:
         cache.delete(key)
 
 
+def _database_check(app: Flask) -> None:
+    """One round trip to the catalogue's database on ``app``'s engine."""
+    with app.app_context():
+        db.session.execute(text("SELECT 1"))
+
+
+def _peers_check(apps: dict[str, Flask]) -> Callable[[], dict[str, Any]] | None:
+    """The secrets comparison of the app package that defines ``compare_secrets``
+    (the catalogue's owner), over every app's required secrets; None if none does."""
+    secrets = {
+        f"{app.config['ENV_PREFIX']}_{key}": app.config.get(key)
+        for app in apps.values()
+        for key in app.config.get("REQUIRED_SECRETS", ())
+    }
+    for app in apps.values():
+        compare = getattr(importlib.import_module(app.import_name), "compare_secrets", None)
+        if compare is not None:
+            return partial(_compare_in, app, compare, str(app.config["NODE_NAME"]), secrets)
+    return None
+
+
+def _compare_in(
+    app: Flask, compare: Callable[..., dict[str, Any]], node: str, secrets: dict[str, Any]
+) -> dict[str, Any]:
+    """Run ``compare(node, secrets)`` in ``app``'s context."""
+    with app.app_context():
+        return compare(node, secrets)
+
+
+def _shown(app: Flask) -> str:
+    """The database's URL as health may show it (no password)."""
+    url = app.config.get("DATABASE_URL")
+    return url.render_as_string(hide_password=True) if url is not None else "none"
+
+
 class HealthApp:
     """A WSGI app answering ``/health`` with the JSON state of the gateway."""
 
@@ -66,6 +109,8 @@ class HealthApp:
         self.default_app = apps[""]
         # Set by the gateway when the response cache runs: its counters in this process.
         self.cache_stats: Callable[[], dict[str, Any]] | None = None
+        # This node's secrets beside those of the other nodes sharing the database.
+        self.peers = _peers_check(apps)
 
     def _run(self, checks: dict[str, Callable[[], None]]) -> dict[str, str]:
         """Run every check in parallel; each result is ``ok`` or the reason it failed."""
@@ -80,36 +125,63 @@ class HealthApp:
                 except FutureTimeout:
                     results[name] = f"no answer within {self.timeout:g}s"
                 except Exception as exc:  # noqa: BLE001 - any failure means "down"
-                    results[name] = f"{type(exc).__name__}: {exc}"
+                    results[name] = self._reason(exc)
         finally:
             # A stuck check keeps its thread, not this request.
             pool.shutdown(wait=False, cancel_futures=True)
         return results
 
+    def _reason(self, exc: Exception) -> str:
+        """The first line of ``exc``, without the database's password should it appear."""
+        text = str(exc).splitlines()[0] if str(exc) else ""
+        password = getattr(self.default_app.config.get("DATABASE_URL"), "password", None)
+        if password:
+            text = text.replace(str(password), "***")
+        return f"{type(exc).__name__}: {text}"
+
     def state(self) -> tuple[int, dict[str, object]]:
         """The HTTP status and JSON body of the health answer."""
         checks = dict(self.checks)
         checks["cache"] = lambda: _cache_check(self.default_app)
+        checks["database"] = lambda: _database_check(self.default_app)
         results = self._run(checks)
         cache_result = results.pop("cache")
+        database_result = results.pop("database")
         apps = {
             prefix: {"app": self.apps["" if prefix == "/" else prefix].name, "status": result}
             for prefix, result in results.items()
         }
-        apps_ok = all(result == "ok" for result in results.values())
+        apps_ok = database_result == "ok" and all(result == "ok" for result in results.values())
         cache_ok = cache_result == "ok"
         status = "ok" if apps_ok and cache_ok else ("degraded" if apps_ok else "down")
         if status != "ok":
-            log.warning("health %s: apps=%s cache=%s", status, results, cache_result)
+            log.warning(
+                "health %s: apps=%s database=%s cache=%s",
+                status,
+                results,
+                database_result,
+                cache_result,
+            )
         body: dict[str, object] = {
             "status": status,
             "build": self.build_id,
             "apps": apps,
+            "database": {"status": database_result, "url": _shown(self.default_app)},
             "cache": {"status": cache_result},
         }
         if self.cache_stats is not None:
             body["cache"] = {"status": cache_result, "pid": os.getpid(), **self.cache_stats()}
+        if self.peers is not None and database_result == "ok":
+            body["secrets"] = self._peers()
         return (200 if status == "ok" else 503), body
+
+    def _peers(self) -> dict[str, Any]:
+        """The secrets comparison, or why it could not be made (never a failure)."""
+        assert self.peers is not None
+        try:
+            return self.peers()
+        except Exception as exc:  # noqa: BLE001 - a report, not a check
+            return {"status": "unknown", "reason": type(exc).__name__}
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         headers = {"Cache-Control": "no-store"}

@@ -16,17 +16,22 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from flask import Config
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
 
 from gateway.build_id import REPO_ROOT, source_digest
 from gateway.secret_file import read_secrets
 from gateway.tls import secure_cookie_name, tls_problems
 
 PROFILES = ("development", "testing", "production")
+# The catalogue's engines: SQLite (one machine) and PostgreSQL through psycopg 3.
+DATABASE_DRIVERS = ("sqlite", "postgresql+psycopg")
 DEFAULT_PROFILE = "development"
 
 # Secrets shorter than this are refused in production: generated ones are 43 characters.
@@ -59,8 +64,31 @@ class Base:
     TRUSTED_HOSTS: list[str] | None = None
     SERVER_NAME: str | None = None
     PREFERRED_URL_SCHEME = "http"
-    # How long a database statement waits for another writer before it fails.
+    # The catalogue's database (backend_app.catalogue.engine): None is SQLite in the data
+    # dir; postgresql+psycopg://USER:PASS@HOST:PORT/DB for several machines.
+    DATABASE_URL: str | None = None
+    # How long a SQLite statement waits for another writer before it fails.
     DB_BUSY_TIMEOUT_MS = 5000
+    # PostgreSQL: seconds to connect, and milliseconds a statement may run, both well below
+    # uWSGI's harakiri (20 s): a dead or stuck database is a 503, not a killed worker.
+    DB_CONNECT_TIMEOUT = 3
+    DB_STATEMENT_TIMEOUT_MS = 8000
+    # Connections per app engine and worker (PostgreSQL): a worker serves one request at a
+    # time, health checks add one or two. 4 workers x 2 apps x (2 + 2) x nodes stays
+    # under PostgreSQL's max_connections (100) for two nodes.
+    DB_POOL_SIZE = 2
+    DB_MAX_OVERFLOW = 2
+    # This node's name among those sharing a database (GATEWAY_NODE_NAME); None: the
+    # host name and the data dir, so two nodes on one box differ.
+    NODE_NAME: str | None = None
+    # Seconds a client is told to wait (Retry-After) when the database does not answer.
+    DB_RETRY_AFTER = 5
+    # Bring the schema to this release's head (and seed an empty catalogue) when the
+    # backend is built. Production leaves it to `gateway db upgrade`, which `make run` and
+    # the service run once before any worker starts, never each worker at once.
+    DB_AUTO_UPGRADE = True
+    # The toolbar's SQLAlchemy panel reads the queries Flask-SQLAlchemy records.
+    SQLALCHEMY_RECORD_QUERIES = False
     CACHE_URL = "simple"
     CACHE_DEFAULT_TIMEOUT = 300
     # The shared response cache in front of the apps (gateway.response_cache).
@@ -84,7 +112,7 @@ class Base:
     WTF_CSRF_TIME_LIMIT = None
 
 
-# flask-debugtoolbar's own panels, minus SQLAlchemy's (this project has no SQLAlchemy).
+# flask-debugtoolbar's own panels, SQLAlchemy's included (each page's queries).
 STOCK_PANELS = (
     "flask_debugtoolbar.panels.versions.VersionDebugPanel",
     "flask_debugtoolbar.panels.timer.TimerDebugPanel",
@@ -92,6 +120,7 @@ STOCK_PANELS = (
     "flask_debugtoolbar.panels.request_vars.RequestVarsDebugPanel",
     "flask_debugtoolbar.panels.config_vars.ConfigVarsDebugPanel",
     "flask_debugtoolbar.panels.template.TemplateDebugPanel",
+    "flask_debugtoolbar.panels.sqlalchemy.SQLAlchemyDebugPanel",
     "flask_debugtoolbar.panels.logger.LoggingPanel",
     "flask_debugtoolbar.panels.route_list.RouteListDebugPanel",
     "flask_debugtoolbar.panels.profiler.ProfilerDebugPanel",
@@ -112,6 +141,7 @@ class Development(Base):
     DEBUG_TB_ENABLED = True
     DEBUG_TB_PANELS = (*STOCK_PANELS, *GATEWAY_PANELS)
     USE_DEBUGGER = True
+    SQLALCHEMY_RECORD_QUERIES = True
     # `gateway run --port N` replaces it with the address it listens on.
     SERVER_NAME = "127.0.0.1:5000"
 
@@ -126,6 +156,8 @@ class Testing(Base):
 
 class Production(Base):
     """uWSGI behind nginx: everything unsafe stays off, secrets come from outside."""
+
+    DB_AUTO_UPGRADE = False
 
 
 PROFILE_CLASSES: dict[str, type[Base]] = {
@@ -192,6 +224,11 @@ def load_config(
     config.setdefault("DATABASE", None)
     if not config["DATABASE"]:
         config["DATABASE"] = str(root / "backend_app" / "catalog.sqlite3")
+    # A URL object, never the text: its str() and repr() hide the password (toolbar's
+    # config panel, logs).
+    config["DATABASE_URL"] = database_url(config["DATABASE_URL"], config["DATABASE"])
+    if not config["NODE_NAME"]:
+        config["NODE_NAME"] = f"{socket.gethostname()}:{root}"
 
     # The mount prefix makes url_for, redirects and the session cookie path correct
     # also outside a request (CLI), where no SCRIPT_NAME exists.
@@ -215,6 +252,31 @@ def load_config(
         config["TRUSTED_HOSTS"] = [h.strip() for h in hosts.split(",") if h.strip()] or None
     if not config["SERVER_NAME"] and config["TRUSTED_HOSTS"]:
         config["SERVER_NAME"] = config["TRUSTED_HOSTS"][0]
+
+
+def database_url(given: Any, sqlite_path: str) -> URL:
+    """The catalogue's URL: ``given`` (GATEWAY_DATABASE_URL) or the SQLite file."""
+    if not given:
+        return URL.create("sqlite", database=sqlite_path)
+    try:
+        url = make_url(str(given))
+    except ArgumentError:
+        # The value may hold a password: say what is wrong, not what it is.
+        raise ConfigError(
+            [
+                "GATEWAY_DATABASE_URL is not a database URL (postgresql+psycopg://USER:PASS@HOST:PORT/DB)"
+            ]
+        ) from None
+    if url.drivername not in DATABASE_DRIVERS:
+        raise ConfigError(
+            [
+                f"GATEWAY_DATABASE_URL {url}: unsupported driver {url.drivername!r}"
+                f" (use one of {', '.join(DATABASE_DRIVERS)})"
+            ]
+        )
+    if not url.database:
+        raise ConfigError([f"GATEWAY_DATABASE_URL {url}: names no database"])
+    return url
 
 
 def _secret_problem(value: Any) -> str | None:

@@ -13,7 +13,14 @@ from werkzeug.test import Client
 
 from gateway import build_gateway
 from gateway.mounts import Gateway
-from tests.conftest import AUTH, HTML, extension, make_settings
+from tests.conftest import AUTH, HTML, corrupt_catalogue, extension, make_settings
+
+
+@pytest.fixture
+def database_url(any_database: str | None) -> str | None:
+    """Every test of this module that uses the ``settings`` fixture runs on both engines."""
+    return any_database
+
 
 FIXTURE = json.loads(Path("backend_app/fixtures/extensions.json").read_text())
 
@@ -237,11 +244,10 @@ def test_rejected_writes_change_nothing(client: Client) -> None:
 
 def test_server_error_is_json_without_traceback(tmp_path: Path) -> None:
     settings = make_settings(tmp_path, GATEWAY_PROPAGATE_EXCEPTIONS="false")
-    client = Client(build_gateway(settings))
+    gateway = build_gateway(settings)
+    client = Client(gateway)
     # A real fault: the catalogue file is overwritten with garbage under the app.
-    (tmp_path / "backend_app" / "catalog.sqlite3").write_bytes(b"not a database" * 1000)
-    for suffix in ("-wal", "-shm"):
-        (tmp_path / "backend_app" / f"catalog.sqlite3{suffix}").unlink(missing_ok=True)
+    corrupt_catalogue(gateway, tmp_path)
     body = error_of(client.get("/backend/api/extensions"), 500)
     assert "database" not in body["message"].lower()
 

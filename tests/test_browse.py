@@ -4,9 +4,17 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from werkzeug.test import Client
 
 from tests.conftest import HTML, TOKEN, extension
+
+
+@pytest.fixture
+def database_url(any_database: str | None) -> str | None:
+    """Every test of this module that uses the ``settings`` fixture runs on both engines."""
+    return any_database
+
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 

@@ -42,11 +42,13 @@ def test_mounts_prints_the_table(runner: CliRunner, settings: dict[str, Any]) ->
     result = runner.invoke(main, ["mounts"], obj=settings)
     assert result.exit_code == 0
     rows = [line.split() for line in result.output.splitlines()]
-    assert rows == [
+    assert rows[:-1] == [
         ["PREFIX", "APP", "PROFILE", "NAMESPACE"],
         ["/", "frontend_app", "testing", "frontend"],
         ["/backend", "backend_app", "testing", "backend"],
     ]
+    database = Path(settings["GATEWAY_DATA_DIR"]) / "backend_app" / "catalog.sqlite3"
+    assert rows[-1] == ["database:", f"sqlite:///{database}"]
 
 
 def test_check_passes_a_valid_production_profile(runner: CliRunner, tmp_path: Path) -> None:
@@ -93,12 +95,19 @@ def test_console_script_reads_the_environment(tmp_path: Path) -> None:
     assert failed.returncode == 1
     assert "error: BACKEND: BACKEND_API_TOKEN is missing" in failed.stderr.splitlines()
 
-    # `gateway secrets` generates what production needs; the check then passes.
+    # `gateway secrets` generates what production needs; production never migrates as it
+    # builds, so the check says what to run, and passes once it ran.
     made = subprocess.run([SCRIPT, "secrets"], env=env, capture_output=True, text=True, timeout=60)
     assert made.returncode == 0 and made.stdout.strip() == str(tmp_path / "secrets.json")
     env["GATEWAY_TRUSTED_HOSTS"] = "localhost"
-    passed = subprocess.run([SCRIPT, "check"], env=env, capture_output=True, text=True, timeout=60)
-    assert passed.returncode == 0, passed.stderr
+    behind = subprocess.run([SCRIPT, "check"], env=env, capture_output=True, text=True, timeout=60)
+    assert behind.returncode == 1
+    assert "run `gateway db upgrade`" in behind.stderr.splitlines()[-1]
+    for args in (["db", "upgrade"], ["check"]):
+        passed = subprocess.run(
+            [SCRIPT, *args], env=env, capture_output=True, text=True, timeout=60
+        )
+        assert passed.returncode == 0, passed.stderr
 
 
 def test_cache_stats_reports_a_gateway_that_does_not_answer(runner: CliRunner) -> None:

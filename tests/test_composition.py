@@ -13,11 +13,11 @@ import pytest
 from flask import url_for
 from werkzeug.test import Client
 
-from backend_app import store
+from backend_app import catalogue
 from gateway import build_gateway, create_app
 from gateway.mounts import Gateway, Mount, load_mounts, validate_mounts
 from gateway.settings import ConfigError
-from tests.conftest import HTML, TOKEN, make_settings
+from tests.conftest import HTML, TOKEN, corrupt_catalogue, dispose, make_settings
 
 # -- dispatching ---------------------------------------------------------------------
 
@@ -184,9 +184,8 @@ def test_health_reports_each_app_and_the_cache(client: Client) -> None:
 
 
 def test_health_is_503_when_an_app_is_down(tmp_path: Path, client: Client) -> None:
-    (tmp_path / "backend_app" / "catalog.sqlite3").write_bytes(b"garbage" * 1000)
-    for suffix in ("-wal", "-shm"):
-        (tmp_path / "backend_app" / f"catalog.sqlite3{suffix}").unlink(missing_ok=True)
+    assert isinstance(client.application, Gateway)
+    corrupt_catalogue(client.application, tmp_path)
     response = client.get("/_gateway/health")
     assert response.status_code == 503
     assert response.json["status"] == "down"
@@ -197,6 +196,8 @@ def test_health_is_503_not_a_hang_when_the_database_is_locked(
     tmp_path: Path, client: Client
 ) -> None:
     # Another process holds an exclusive lock: every read waits on busy_timeout.
+    assert isinstance(client.application, Gateway)
+    dispose(client.application)  # the journal mode changes only with no other connection
     locker = sqlite3.connect(tmp_path / "backend_app" / "catalog.sqlite3", isolation_level=None)
     locker.execute("PRAGMA journal_mode = DELETE")
     locker.execute("BEGIN EXCLUSIVE")
@@ -254,8 +255,9 @@ def test_malformed_request_id_is_replaced(client: Client, value: str) -> None:
 def test_every_log_line_of_a_request_carries_its_id(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    client = Client(build_gateway(make_settings(tmp_path, GATEWAY_PROPAGATE_EXCEPTIONS="false")))
-    (tmp_path / "backend_app" / "catalog.sqlite3").write_bytes(b"garbage" * 1000)
+    gateway = build_gateway(make_settings(tmp_path, GATEWAY_PROPAGATE_EXCEPTIONS="false"))
+    client = Client(gateway)
+    corrupt_catalogue(gateway, tmp_path)
     caplog.set_level(logging.INFO)
     request_id = "feedfacefeedfacefeedfacefeedface"
     client.get("/backend/api/extensions", headers={"X-Request-ID": request_id})
@@ -304,7 +306,7 @@ def test_create_app_alone_knows_its_mount(settings: dict[str, Any]) -> None:
     create_app("backend_app", settings)  # creates the catalogue
     frontend = create_app("frontend_app", settings)
     with frontend.app_context():
-        assert store.get_db().execute("SELECT count(*) FROM extensions").fetchone()[0] >= 40
+        assert len(catalogue.list_extensions(per_page=100)[0]) >= 40
     backend = create_app("backend_app", settings)
     assert backend.config["APPLICATION_ROOT"] == "/backend"
     with backend.test_client() as client:

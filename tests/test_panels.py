@@ -9,6 +9,7 @@ Pages are fetched through the composed WSGI callable with the development profil
 from __future__ import annotations
 
 import re
+from html import unescape
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -405,3 +406,47 @@ def test_panels_escape_names_from_the_mount_table(tmp_path: Path) -> None:
     assert ["/backend", "backend_app", "development", 'api"><b>x</b>'] in parse(gateway_html).rows
     assert pairs(gateway_html)["Cache namespace"] == "<i>site</i>"
     assert parse(cache_html).paragraphs[1].startswith("This URL's key: <i>site</i>:")
+
+
+# -- the stock SQLAlchemy panel ---------------------------------------------------------
+
+
+def panel_text(page: str, dom_id: str) -> str:
+    """Panel ``dom_id``'s text as a browser shows it (SQL is highlighted in many spans)."""
+    text = unescape(re.sub(r"<[^>]+>", "", panel_html(page, dom_id)))
+    return " ".join(text.split())
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("/", "FROM categories"),
+        ("/category/orm", "FROM extensions"),
+        ("/backend/api/extensions", "FROM extensions"),
+        ("/backend/api/extensions/flask-login", "FROM extensions"),
+    ],
+)
+def test_the_sqlalchemy_panel_shows_each_pages_queries_on_both_apps(
+    dev_client: Client, path: str, expected: str
+) -> None:
+    page = toolbar_page(dev_client, path)
+    assert re.search(r"SQLAlchemy\s*<br /><small>[1-9]\d* quer", page), "no queries counted"
+    assert expected in panel_text(page, "flDebugSQLAlchemyPanel")
+    # Another page shows its own queries, not the previous page's as well.
+    other = panel_text(
+        toolbar_page(dev_client, "/backend/api/categories"), "flDebugSQLAlchemyPanel"
+    )
+    assert "extension_count" in other and "LIMIT" not in other
+
+
+@pytest.mark.integration
+def test_no_panel_shows_the_database_password(tmp_path: Path, postgres_url: str) -> None:
+    password = postgres_url.split(":")[2].split("@")[0]
+    settings = make_settings(
+        tmp_path, GATEWAY_PROFILE="development", GATEWAY_DATABASE_URL=postgres_url
+    )
+    client = Client(build_gateway(settings))
+    for path in ("/", "/backend/api/extensions"):
+        page = toolbar_page(client, path)
+        assert "flDebugConfigVarsPanel" in page and "flDebugSQLAlchemyPanel" in page
+        assert password not in page and "gateway:***@127.0.0.1" in page

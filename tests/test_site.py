@@ -10,7 +10,14 @@ import pytest
 from werkzeug.test import Client
 
 from gateway import build_gateway
-from tests.conftest import HTML, make_settings
+from tests.conftest import HTML, corrupt_catalogue, make_settings
+
+
+@pytest.fixture
+def database_url(any_database: str | None) -> str | None:
+    """Every test of this module that uses the ``settings`` fixture runs on both engines."""
+    return any_database
+
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 SAME_SITE = {"Origin": "http://localhost"}
@@ -106,10 +113,9 @@ def test_405_page_keeps_allow(client: Client) -> None:
 
 
 def test_server_error_is_an_html_page_without_traceback(tmp_path: Path) -> None:
-    client = Client(build_gateway(make_settings(tmp_path, GATEWAY_PROPAGATE_EXCEPTIONS="false")))
-    (tmp_path / "backend_app" / "catalog.sqlite3").write_bytes(b"not a database" * 1000)
-    for suffix in ("-wal", "-shm"):
-        (tmp_path / "backend_app" / f"catalog.sqlite3{suffix}").unlink(missing_ok=True)
+    gateway = build_gateway(make_settings(tmp_path, GATEWAY_PROPAGATE_EXCEPTIONS="false"))
+    client = Client(gateway)
+    corrupt_catalogue(gateway, tmp_path)
     response = client.get("/", headers=HTML)
     assert response.status_code == 500 and response.mimetype == "text/html"
     text = response.get_data(as_text=True)

@@ -18,7 +18,7 @@ from werkzeug.test import Client
 from gateway import build_gateway
 from gateway.settings import ConfigError
 from gateway.tls import secure_cookie_name, tls_problems
-from tests.conftest import HTML, make_settings
+from tests.conftest import HTML, make_settings, migrate
 from tests.tls_files import TlsFiles, make_tls_files
 
 
@@ -28,6 +28,7 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
 
 
 def production(tmp_path: Path, files: TlsFiles, **overrides: Any) -> dict[str, Any]:
+    migrate(tmp_path)  # production never migrates while it builds
     settings = make_settings(
         tmp_path,
         GATEWAY_PROFILE="production",

@@ -19,13 +19,17 @@ import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from http.cookies import SimpleCookie
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from selenium.webdriver.remote.webdriver import WebDriver
 
+from tests.conftest import HTML
 from tests.integration.chromium import Browser, start_chromium
+from tests.postgres import Postgres
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -241,6 +245,63 @@ def stop_runner(runner: Runner) -> None:
             runner.process.wait(5)
 
 
+# -- the browsable API's forms, as a browser sends them ------------------------------------
+
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+API_COOKIE = "gateway_api_session"
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def cookie_of(reply: Reply, name: str) -> str:
+    """The value of cookie ``name`` that ``reply`` sets."""
+    for header in reply.headers.get_all("Set-Cookie") or []:
+        jar: SimpleCookie = SimpleCookie(header)
+        if name in jar:
+            return jar[name].value
+    raise AssertionError(f"no {name} cookie in {reply.headers}")
+
+
+def post_form(
+    runner: Runner, path: str, fields: dict[str, str], cookie: str = "", **headers: str
+) -> Reply:
+    """A form POST as a browser on this site sends it."""
+    origin = {"Origin": f"http://127.0.0.1:{runner.port}"}
+    extra = {"Cookie": cookie} if cookie else {}
+    return request(
+        runner.port,
+        "POST",
+        path,
+        headers={**FORM, **HTML, **origin, **extra, **headers},
+        body=urlencode(fields),
+    )
+
+
+def sign_in(runner: Runner, token: str | None = None) -> str:
+    """Sign a new browser in to the API browser; its session cookie value."""
+    form = runner.get("/backend/ui/sign-in", headers=HTML)
+    found = CSRF.search(form.text)
+    assert form.status == 200 and found
+    cookie = f"{API_COOKIE}={cookie_of(form, API_COOKIE)}"
+    reply = post_form(
+        runner,
+        "/backend/ui/sign-in",
+        {"token": token or runner.token, "csrf_token": found.group(1)},
+        cookie,
+    )
+    assert reply.status == 303, reply.text
+    return cookie_of(reply, API_COOKIE)
+
+
+def csrf_of(runner: Runner, path: str, cookie: str) -> tuple[str, str]:
+    """The CSRF token of the form on ``path``, and the browser's cookie after that page."""
+    page = runner.get(path, headers={**HTML, "Cookie": cookie})
+    found = CSRF.search(page.text)
+    assert page.status == 200 and found, page.status
+    if page.headers.get("Set-Cookie"):  # the token went into the session
+        cookie = f"{API_COOKIE}={cookie_of(page, API_COOKIE)}"
+    return found.group(1), cookie
+
+
 @pytest.fixture
 def public_dir() -> Iterator[Path]:
     """A directory nginx's workers (www-data) may enter: pytest's tmp_path is private."""
@@ -259,6 +320,27 @@ def stack() -> Iterator[Runner]:
     yield runner
     stop_runner(runner)
     shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def pg_stack(postgres: Postgres) -> Iterator[Runner]:
+    """A `make run` stack on a PostgreSQL database of its own (GATEWAY_DATABASE_URL),
+    which deploy/run migrates and seeds on its first start."""
+    base = Path(tempfile.mkdtemp(prefix="gateway-pg-stack-"))
+    base.chmod(0o755)
+    url = postgres.create_database("pg_stack")
+    runner = start_runner(base / "data", GATEWAY_DATABASE_URL=url)
+    yield runner
+    stop_runner(runner)
+    postgres.drop_database("pg_stack")
+    shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def served(request: pytest.FixtureRequest) -> Runner:
+    """The served stack on each engine: the read, write and freshness tests run on both."""
+    runner: Runner = request.getfixturevalue("stack" if request.param == "sqlite" else "pg_stack")
+    return runner
 
 
 @dataclass
@@ -387,13 +469,21 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 
 
 def run_wrk(
-    port: int, seconds: int, connections: int, paths: Sequence[str] = (), scheme: str = "http"
+    port: int,
+    seconds: int,
+    connections: int,
+    paths: Sequence[str] = (),
+    scheme: str = "http",
+    headers: dict[str, str] | None = None,
 ) -> subprocess.Popen[str]:
     """Start wrk on 127.0.0.1:port with the mixed site/API script (bounded in time), on
-    ``paths`` when given ("html:/x" asks for /x as a browser does)."""
+    ``paths`` when given ("html:/x" asks for /x as a browser does), every request
+    carrying ``headers``."""
+    extra = [f"-H{name}: {value}" for name, value in (headers or {}).items()]
     return subprocess.Popen(
         [
             "wrk",
+            *extra,
             f"-c{connections}",
             "-t2",
             f"-d{seconds}s",

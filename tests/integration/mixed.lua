@@ -21,7 +21,10 @@ end
 request = function()
   counter = counter + 1
   local i = counter % #paths + 1
-  local headers = {}
+  local headers = {}  -- wrk's own -H headers, and Accept for "html:" paths
+  for name, value in pairs(wrk.headers) do
+    headers[name] = value
+  end
   if browser[i] then
     headers["Accept"] = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
   end

@@ -19,6 +19,7 @@ SECTIONS = [
     "## The cache under a flood of anonymous non-GET requests",
     "## In-process cost per request (no sockets)",
     "## Worker memory after traffic",
+    "## The catalogue at 100 and 400 extensions (in-process, uncached)",
 ]
 TARGETS = [
     "full: /backend/healthz",
@@ -26,6 +27,9 @@ TARGETS = [
     "full: / cache miss",
     "full: /backend/api/extensions",
     "full: /static/style.css",
+    "full (SQLite): /backend/api/extensions uncached",
+    "full (PostgreSQL): / cache miss",
+    "full (PostgreSQL): /backend/api/extensions uncached",
     "bare API app on uWSGI: /healthz",
     "gunicorn sync: /backend/healthz",
     "gunicorn sync: / cache miss",
@@ -62,3 +66,7 @@ def test_make_bench_writes_a_complete_report(tmp_path: Path) -> None:
     assert re.search(r"sampled reads of `/` that were hits \| \d+/\d+ \|", report)
     assert re.search(r"^\| gateway cost over the bare app \| -?[\d,]+\.\d \(", report, re.M)
     assert re.search(r"uWSGI workers \(gateway\) \(4\) \| [\d.]+ \| [\d.]+ \|", report)
+    for engine in ("sqlite", "postgresql"):
+        for read in ("site: home", "API: search 'login'", "API: last page (cursor)"):
+            row = rf"^\| {engine} \| {re.escape(read)} \| [\d.]+ \| [\d.]+ \| [\d.]+ \|$"
+            assert re.search(row, report, re.M), (engine, read)

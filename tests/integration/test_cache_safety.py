@@ -8,50 +8,32 @@ cookies, a rotated API token, and a burst of distinct URLs against a small cache
 from __future__ import annotations
 
 import json
-import re
 import secrets
 from collections.abc import Iterator
-from http.cookies import SimpleCookie
 from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
 
 from tests.conftest import HTML
-from tests.integration.conftest import Reply, Runner, request, start_runner, stop_runner
+from tests.integration.conftest import (
+    API_COOKIE,
+    FORM,
+    Runner,
+    cookie_of,
+    csrf_of,
+    post_form,
+    request,
+    sign_in,
+    start_runner,
+    stop_runner,
+)
 
-FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 SITE_COOKIE = "gateway_site_session"
-API_COOKIE = "gateway_api_session"
-CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 STAR_MARK = b'aria-label="Your stars"'
 # Tokens for the rotation test, set through the environment as an operator would.
 FIRST_TOKEN = secrets.token_urlsafe(32)
 SECOND_TOKEN = secrets.token_urlsafe(32)
-
-
-def cookie_of(reply: Reply, name: str) -> str:
-    """The value of cookie ``name`` that ``reply`` sets."""
-    for header in reply.headers.get_all("Set-Cookie") or []:
-        jar: SimpleCookie = SimpleCookie(header)
-        if name in jar:
-            return jar[name].value
-    raise AssertionError(f"no {name} cookie in {reply.headers}")
-
-
-def post_form(
-    runner: Runner, path: str, fields: dict[str, str], cookie: str = "", **headers: str
-) -> Reply:
-    """A form POST as a browser on this site sends it."""
-    origin = {"Origin": f"http://127.0.0.1:{runner.port}"}
-    extra = {"Cookie": cookie} if cookie else {}
-    return request(
-        runner.port,
-        "POST",
-        path,
-        headers={**FORM, **HTML, **origin, **extra, **headers},
-        body=urlencode(fields),
-    )
 
 
 def star(runner: Runner, slug: str = "flask-login") -> str:
@@ -59,32 +41,6 @@ def star(runner: Runner, slug: str = "flask-login") -> str:
     reply = post_form(runner, f"/stars/{slug}", {"action": "star", "next": "/"})
     assert reply.status == 303
     return cookie_of(reply, SITE_COOKIE)
-
-
-def sign_in(runner: Runner, token: str | None = None) -> str:
-    """Sign a new browser in to the API browser; its session cookie value."""
-    form = runner.get("/backend/ui/sign-in", headers=HTML)
-    found = CSRF.search(form.text)
-    assert form.status == 200 and found
-    cookie = f"{API_COOKIE}={cookie_of(form, API_COOKIE)}"
-    reply = post_form(
-        runner,
-        "/backend/ui/sign-in",
-        {"token": token or runner.token, "csrf_token": found.group(1)},
-        cookie,
-    )
-    assert reply.status == 303, reply.text
-    return cookie_of(reply, API_COOKIE)
-
-
-def csrf_of(runner: Runner, path: str, cookie: str) -> tuple[str, str]:
-    """The CSRF token of the form on ``path``, and the browser's cookie after that page."""
-    page = runner.get(path, headers={**HTML, "Cookie": cookie})
-    found = CSRF.search(page.text)
-    assert page.status == 200 and found, page.status
-    if page.headers.get("Set-Cookie"):  # the token went into the session
-        cookie = f"{API_COOKIE}={cookie_of(page, API_COOKIE)}"
-    return found.group(1), cookie
 
 
 MALFORMED = [
@@ -152,12 +108,12 @@ def test_no_anonymous_request_empties_the_cache(stack: Runner) -> None:
         assert seen == ["HIT", "HIT"], (method, path, reply.status)
 
 
-def test_a_form_write_makes_the_next_read_fresh_on_every_worker(stack: Runner) -> None:
-    cookie = f"{API_COOKIE}={sign_in(stack)}"
+def test_a_form_write_makes_the_next_read_fresh_on_every_worker(served: Runner) -> None:
+    cookie = f"{API_COOKIE}={sign_in(served)}"
     pages = ["/category/uploads", "/backend/api/extensions?category=uploads"]
     for path in pages * 4:
-        stack.get(path)
-    token, cookie = csrf_of(stack, "/backend/ui/extensions/new", cookie)
+        served.get(path)
+    token, cookie = csrf_of(served, "/backend/ui/extensions/new", cookie)
     fields = {
         "slug": "flask-form-fresh",
         "name": "Flask-Form-Fresh",
@@ -166,27 +122,27 @@ def test_a_form_write_makes_the_next_read_fresh_on_every_worker(stack: Runner) -
         "homepage": "https://example.org/",
         "csrf_token": token,
     }
-    assert post_form(stack, "/backend/ui/extensions/new", fields, cookie).status == 303
+    assert post_form(served, "/backend/ui/extensions/new", fields, cookie).status == 303
     try:
         for n in range(40):
-            assert b"flask-form-fresh" in stack.get(pages[n % 2]).body.lower(), n
+            assert b"flask-form-fresh" in served.get(pages[n % 2]).body.lower(), n
     finally:
-        assert stack.write("DELETE", "/backend/api/extensions/flask-form-fresh").status == 204
+        assert served.write("DELETE", "/backend/api/extensions/flask-form-fresh").status == 204
     for path in pages:
-        assert b"flask-form-fresh" not in stack.get(path).body.lower()
+        assert b"flask-form-fresh" not in served.get(path).body.lower()
 
 
-def test_a_copy_of_a_signed_out_cookie_opens_nothing(stack: Runner) -> None:
-    token, saved = csrf_of(stack, "/backend/ui/extensions/new", f"{API_COOKIE}={sign_in(stack)}")
-    assert post_form(stack, "/backend/ui/sign-out", {"csrf_token": token}, saved).status == 303
+def test_a_copy_of_a_signed_out_cookie_opens_nothing(served: Runner) -> None:
+    token, saved = csrf_of(served, "/backend/ui/extensions/new", f"{API_COOKIE}={sign_in(served)}")
+    assert post_form(served, "/backend/ui/sign-out", {"csrf_token": token}, saved).status == 303
     # The saved copy, replayed: every form is closed, and a delete changes nothing.
-    form = stack.get("/backend/ui/extensions/new", headers={**HTML, "Cookie": saved})
+    form = served.get("/backend/ui/extensions/new", headers={**HTML, "Cookie": saved})
     assert form.status == 303 and "/backend/ui/sign-in" in form.headers["Location"]
     delete = post_form(
-        stack, "/backend/ui/extensions/flask-login/delete", {"csrf_token": token}, saved
+        served, "/backend/ui/extensions/flask-login/delete", {"csrf_token": token}, saved
     )
     assert delete.status == 303 and "sign-in" in delete.headers["Location"]
-    assert stack.get("/backend/api/extensions/flask-login").status == 200
+    assert served.get("/backend/api/extensions/flask-login").status == 200
 
 
 @pytest.fixture

@@ -44,7 +44,11 @@ def test_ctrl_c_stops_everything(public_dir: Path) -> None:
     pids = runner.pids()
     # Ctrl-C reaches the runner's whole process group; the servers run in their own.
     os.killpg(runner.process.pid, signal.SIGINT)
-    runner.process.wait(30)
+    try:
+        runner.process.wait(30)
+    except subprocess.TimeoutExpired:
+        stop_runner(runner)
+        raise AssertionError(f"make run did not stop:\n{runner.log.read_text()[-3000:]}") from None
     assert runner.process.returncode == 0
     assert not any(pid_alive(pid) for pid in pids.values())
     assert list(runner.run_dir.iterdir()) == []

@@ -33,8 +33,8 @@ def assert_secure(reply: Reply) -> None:
 @pytest.mark.parametrize(
     "path", ["/", "/category/orm", "/extensions/flask-login", "/search?q=cache"]
 )
-def test_site_pages(stack: Runner, path: str) -> None:
-    reply = stack.get(path, headers=HTML)
+def test_site_pages(served: Runner, path: str) -> None:
+    reply = served.get(path, headers=HTML)
     assert reply.status == 200 and reply.headers.get_content_type() == "text/html"
     assert_secure(reply)
     assert "/static/style.css?v=" in reply.text
@@ -47,25 +47,25 @@ def test_site_404_is_html_with_headers(stack: Runner) -> None:
         assert_secure(reply)
 
 
-def test_api_reads(stack: Runner) -> None:
-    assert stack.get("/backend/healthz").json() == {"status": "ok"}
-    index = stack.get("/backend/").json()
+def test_api_reads(served: Runner) -> None:
+    assert served.get("/backend/healthz").json() == {"status": "ok"}
+    index = served.get("/backend/").json()
     assert "/backend/api/extensions" in {e["path"] for e in index["endpoints"]}
-    page = stack.get("/backend/api/extensions?category=orm&per_page=2").json()
+    page = served.get("/backend/api/extensions?category=orm&per_page=2").json()
     assert page["per_page"] == 2 and page["links"]["next"].startswith("/backend/api/extensions?")
-    assert stack.get("/backend/api/extensions/flask-login").json()["slug"] == "flask-login"
-    assert stack.get("/backend/api/categories").json()["items"]
+    assert served.get("/backend/api/extensions/flask-login").json()["slug"] == "flask-login"
+    assert served.get("/backend/api/categories").json()["items"]
 
 
-def test_api_browsable_html(stack: Runner) -> None:
-    reply = stack.get("/backend/api/extensions/flask-login", headers=HTML)
+def test_api_browsable_html(served: Runner) -> None:
+    reply = served.get("/backend/api/extensions/flask-login", headers=HTML)
     assert reply.headers.get_content_type() == "text/html"
     assert "Accept" in reply.headers["Vary"] and "/backend/static/api.css?v=" in reply.text
     assert_secure(reply)
 
 
-def test_api_writes_and_errors(stack: Runner) -> None:
-    auth = {"Authorization": f"Bearer {stack.token}", "Content-Type": "application/json"}
+def test_api_writes_and_errors(served: Runner) -> None:
+    auth = {"Authorization": f"Bearer {served.token}", "Content-Type": "application/json"}
     body = {
         "slug": "flask-through-nginx",
         "name": "Flask-Through-Nginx",
@@ -74,34 +74,34 @@ def test_api_writes_and_errors(stack: Runner) -> None:
         "homepage": "https://example.org/",
     }
     created = request(
-        stack.port, "POST", "/backend/api/extensions", headers=auth, body=json.dumps(body)
+        served.port, "POST", "/backend/api/extensions", headers=auth, body=json.dumps(body)
     )
     assert created.status == 201 and created.headers["Location"].endswith(
         "/backend/api/extensions/flask-through-nginx"
     )
-    assert "Flask-Through-Nginx" in stack.get("/extensions/flask-through-nginx").text
+    assert "Flask-Through-Nginx" in served.get("/extensions/flask-through-nginx").text
     errors = {
-        401: request(stack.port, "POST", "/backend/api/extensions", body=json.dumps(body)),
+        401: request(served.port, "POST", "/backend/api/extensions", body=json.dumps(body)),
         409: request(
-            stack.port, "POST", "/backend/api/extensions", headers=auth, body=json.dumps(body)
+            served.port, "POST", "/backend/api/extensions", headers=auth, body=json.dumps(body)
         ),
         415: request(
-            stack.port,
+            served.port,
             "POST",
             "/backend/api/extensions",
             headers={**auth, "Content-Type": "text/plain"},
             body="x",
         ),
-        400: request(stack.port, "POST", "/backend/api/extensions", headers=auth, body="{"),
+        400: request(served.port, "POST", "/backend/api/extensions", headers=auth, body="{"),
         422: request(
-            stack.port,
+            served.port,
             "PATCH",
             "/backend/api/extensions/flask-through-nginx",
             headers=auth,
             body='{"homepage": "nope"}',
         ),
-        405: request(stack.port, "DELETE", "/backend/api/extensions", headers=auth),
-        404: stack.get("/backend/api/extensions/nope"),
+        405: request(served.port, "DELETE", "/backend/api/extensions", headers=auth),
+        404: served.get("/backend/api/extensions/nope"),
     }
     for status, reply in errors.items():
         assert reply.status == status, (status, reply.body)
@@ -109,7 +109,7 @@ def test_api_writes_and_errors(stack: Runner) -> None:
         assert_secure(reply)
     assert "POST" in errors[405].headers["Allow"]
     deleted = request(
-        stack.port, "DELETE", "/backend/api/extensions/flask-through-nginx", headers=auth
+        served.port, "DELETE", "/backend/api/extensions/flask-through-nginx", headers=auth
     )
     assert deleted.status == 204
 
