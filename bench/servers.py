@@ -119,6 +119,7 @@ def uwsgi_site(
         # The reference apps write no page files: nginx finds none and passes every request.
         "PAGES_DIR": str(site.base / "pages"),
         "TLS_CONF": str(REPO / "deploy" / "nginx" / "no-tls.conf"),
+        "METRICS_ALLOW": "",
         **nginx_values(Base.RESPONSE_CACHE_TIMEOUT),
     }
     wait_for_socket(site.base / "uwsgi.sock")

@@ -56,7 +56,23 @@ def main(run_dir: str, timeout: float) -> int:
         wait_serving(run_dir, worker, pid, deadline)
         print(f"worker {worker}: pid {pid} -> {stats(run_dir)[worker]['pid']}", flush=True)
     left = set(old.values()) & {w["pid"] for w in stats(run_dir).values()}
+    if not left:
+        count_reload(run_dir)
     return 1 if left else 0
+
+
+def count_reload(run_dir: str) -> None:
+    """One more chain reload done, for /_gateway/metrics (gateway_reloads_total)."""
+    path = os.path.join(run_dir, "reloads")
+    try:
+        with open(path) as counted:
+            done = int(counted.read().strip() or 0)
+    except (OSError, ValueError):
+        done = 0
+    with open(path + ".new", "w") as counted:
+        counted.write(f"{done + 1}\n")
+    os.chmod(path + ".new", 0o644)
+    os.replace(path + ".new", path)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 """The ``gateway`` console script: routes, mounts, check, db, run, secrets, cache-stats,
-nginx-values.
+nginx-values, uwsgi-metrics.
 
 Every command reads its configuration from the environment (and the generated secrets
 file), like uWSGI does. Tests hand a mapping as click's ``obj`` instead.
@@ -28,7 +28,7 @@ from flask import Config, Flask
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.serving import run_simple
 
-from gateway import page_files
+from gateway import metrics, page_files
 from gateway.factory import create_app
 from gateway.mounts import Gateway, build_gateway, load_mounts
 from gateway.secret_file import FILENAME, GENERATED, ensure_secrets, read_secrets
@@ -178,7 +178,11 @@ def nginx_values(ctx: click.Context) -> None:
     problems = value_problems(config)
     if problems:
         raise ConfigError(problems)
-    for name, value in page_files.nginx_values(config["RESPONSE_CACHE_TIMEOUT"]).items():
+    values = {
+        **page_files.nginx_values(config["RESPONSE_CACHE_TIMEOUT"]),
+        "METRICS_ALLOW": metrics.nginx_allow(config["METRICS_CLIENTS"]),
+    }
+    for name, value in values.items():
         click.echo(f"{name}={value}")
 
 
@@ -276,6 +280,15 @@ def history(ctx: click.Context) -> None:
     with _catalogue_alone(ctx).app_context():
         for line in schema.history():
             click.echo(line)
+
+
+@main.command("uwsgi-metrics")
+@click.pass_context
+def uwsgi_metrics(ctx: click.Context) -> None:
+    """uWSGI's declarations of the gateway's counters (metrics.ini, read by uwsgi.ini)."""
+    source, _ = resolve_source(_source(ctx))
+    namespaces = [m.namespace for m in load_mounts(source)] + ["gateway"]
+    click.echo(metrics.uwsgi_declarations(namespaces), nl=False)
 
 
 @main.command()

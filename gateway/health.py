@@ -1,4 +1,5 @@
-"""``GET /_gateway/health``: the state of every mounted app, the database and the cache.
+"""``GET /_gateway/health``: the state of every mounted app, the database and the cache;
+``GET /_gateway/metrics``: the gateway's counters (``gateway.metrics``), for local clients.
 
 Each mounted app package may define ``health_check()``, run inside that app's context;
 it raises when the app cannot serve (its database is unreadable, say). The database
@@ -103,6 +104,9 @@ class HealthApp:
 
     def __init__(self, apps: dict[str, Flask], timeout: float, build_id: str) -> None:
         self.apps = apps
+        # Set by the gateway: /_gateway/metrics's text, for local clients only.
+        self.metrics: Callable[[], str] | None = None
+        self.metrics_clients: frozenset[str] = frozenset({"127.0.0.1", "::1"})
         self.timeout = timeout
         self.build_id = build_id
         self.checks = {prefix or "/": _app_check(app) for prefix, app in apps.items()}
@@ -186,7 +190,18 @@ class HealthApp:
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         headers = {"Cache-Control": "no-store"}
         body: dict[str, object]
-        if environ.get("PATH_INFO") != "/health":
+        path = environ.get("PATH_INFO")
+        if path == "/metrics" and self.metrics is not None:
+            # nginx lets only local clients and the configured scrapers through; the app
+            # checks too (the dev server, a stray proxy). Others: nothing is here.
+            if environ.get("REMOTE_ADDR") in self.metrics_clients and environ.get(
+                "REQUEST_METHOD"
+            ) in ("GET", "HEAD"):
+                text = Response(self.metrics(), 200, headers, mimetype="text/plain")
+                text.headers["Content-Type"] = "text/plain; version=0.0.4; charset=utf-8"
+                return text(environ, start_response)
+            path = None
+        if path != "/health":
             code, body = 404, {"error": {"status": 404, "message": "Not Found"}}
         elif environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
             code, body = 405, {"error": {"status": 405, "message": "Method Not Allowed"}}

@@ -16,6 +16,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +31,15 @@ from gateway.extensions import cache
 from gateway.health import HealthApp
 from gateway.inventory import EXTENSION_KEY as INVENTORY_KEY
 from gateway.inventory import Inventory, RouteRow, mount_table, route_table
+from gateway.metrics import (
+    Family,
+    Metrics,
+    exposition,
+    file_hits,
+    open_metrics,
+    owner_of,
+    server_count,
+)
 from gateway.page_stores import page_store
 from gateway.request_id import RequestIdMiddleware, configure_logging
 from gateway.response_cache import EXTENSION_KEY, ResponseCache, Route
@@ -127,6 +137,15 @@ class Gateway:
                 self.cache.invalidate()
         # Revalidation outside the cache: a hit and a miss answer If-None-Match alike.
         self.wsgi_app: WSGIApplication = RequestIdMiddleware(Conditional(self.cache or dispatcher))
+        # Counted outside all of it: every answer, the guard's 500s included.
+        namespaces = [*(m.namespace for m in mounts), "gateway"]
+        self.metrics = open_metrics(namespaces)
+        owners = [(m.prefix, m.namespace) for m in mounts] + [(GATEWAY_PREFIX, "gateway")]
+        self.wsgi_app = Metrics(self.wsgi_app, self.metrics, partial(owner_of, owners))
+        if self.cache is not None:
+            self.cache.metrics = self.metrics
+        self.health.metrics = partial(self.exposition, namespaces, default.config)
+        self.health.metrics_clients |= frozenset(default.config["METRICS_CLIENTS"])
         # Outermost: a failure of any layer above is a clean 500 in the mount's format.
         # In development the Werkzeug debugger is the outermost layer instead.
         if not any(app.config["USE_DEBUGGER"] for app in apps.values()):
@@ -141,6 +160,27 @@ class Gateway:
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         return self.wsgi_app(environ, start_response)
 
+    def exposition(self, namespaces: list[str], config: Any) -> str:
+        """/_gateway/metrics: the counters, and what only the server knows (evictions,
+        nginx's page-file hits, reloads, the build)."""
+        evictions = self.cache.stats()["evictions"] if self.cache is not None else None
+        extra: dict[str, Family] = {
+            "gateway_build_info": ("gauge", "The build serving (a digest of the code).",
+                                   [({"build": config["BUILD_ID"]}, 1)]),
+            "gateway_reloads_total": ("counter", "Chain reloads done (reload, rollback).",
+                                      [({}, server_count(config.get("RUN_DIR"), "reloads"))]),
+            "gateway_nginx_file_hits_total": (
+                "counter",
+                "Hits nginx answered from page files, without the app (its hit log's lines).",
+                [({}, file_hits(config.get("LOG_DIR")))],
+            ),
+        }  # fmt: skip
+        if evictions is not None:
+            extra["gateway_cache_evictions_total"] = (
+                "counter", "Answers the page cache dropped to make room.", [({}, evictions)]
+            )  # fmt: skip
+        return exposition(self.metrics, namespaces, extra)
+
 
 def response_cache_for(
     apps: dict[str, Flask], mounts: tuple[Mount, ...], app: WSGIApplication
@@ -152,11 +192,11 @@ def response_cache_for(
             namespace=m.namespace,
             session_cookie=apps[m.prefix].config["SESSION_COOKIE_NAME"],
             # Pages carrying the debug toolbar are never shared.
-            cacheable=not apps[m.prefix].config["DEBUG_TB_ENABLED"],
+            never="toolbar" if apps[m.prefix].config["DEBUG_TB_ENABLED"] else "",
         )
         for m in mounts
     ]
-    routes.append(Route(GATEWAY_PREFIX, "gateway", "", cacheable=False))
+    routes.append(Route(GATEWAY_PREFIX, "gateway", "", never="gateway"))
     default = apps[""]
     return ResponseCache(
         app,

@@ -49,6 +49,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from flask import current_app
 
 from gateway.cache_policy import KEYED_VARY, PRIVATE_DIRECTIVES
+from gateway.metrics import Counters as MetricCounters
+from gateway.metrics import LocalCounters, bypass_name, cache_name
 from gateway.negotiation import preferred_encoding, preferred_type
 from gateway.sessions import carries_session_cookie
 
@@ -65,6 +67,11 @@ FAILED = object()  # what a guarded store call returns when the store failed
 SAFE_METHODS = ("GET", "HEAD")
 # Headers that describe one connection or one request, never replayed.
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "x-request-id", "x-cache"}
+# What a mount that is never stored says in the toolbar, by reason.
+NEVER = {
+    "toolbar": "this app runs the debug toolbar",
+    "gateway": "the gateway's own answers are never stored",
+}
 # How many unshareable URLs a process remembers; past it, it forgets them all at once, so
 # a client inventing URLs costs a few lookups, never memory.
 MAX_UNSHARED = 4096
@@ -77,7 +84,8 @@ class Route:
     prefix: str
     namespace: str
     session_cookie: str
-    cacheable: bool = True
+    # Why nothing of this mount is ever stored ("toolbar", "gateway"), or "".
+    never: str = ""
 
 
 class Requested(NamedTuple):
@@ -168,6 +176,8 @@ class ResponseCache:
     down_until: float = 0.0
     failing: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # The gateway's counters (gateway.metrics), shared by every worker under uWSGI.
+    metrics: MetricCounters = field(default_factory=LocalCounters)
 
     def __post_init__(self) -> None:
         # Longest prefix first, like DispatcherMiddleware; "" (the default app) last.
@@ -227,15 +237,16 @@ class ResponseCache:
                 return route
         raise LookupError(path)  # unreachable: the default app's prefix is ""
 
-    def bypass(self, route: Route, environ: WSGIEnvironment) -> str | None:
-        """Why this GET or HEAD must not be answered from the store, or None."""
-        if not route.cacheable:
-            return "this app runs the debug toolbar"
+    def bypass(self, route: Route, environ: WSGIEnvironment) -> tuple[str, str] | tuple[None, None]:
+        """Why this GET or HEAD must not be answered from the store (a reason for the
+        metrics, a sentence for the toolbar), or (None, None)."""
+        if route.never:
+            return route.never, NEVER[route.never]
         if environ.get("HTTP_AUTHORIZATION"):
-            return "the request carries Authorization"
+            return "authorization", "the request carries Authorization"
         if carries_session_cookie(environ.get("HTTP_COOKIE"), route.session_cookie):
-            return f"the request carries the {route.session_cookie} cookie"
-        return None
+            return "session", f"the request carries the {route.session_cookie} cookie"
+        return None, None
 
     @staticmethod
     def requested(environ: WSGIEnvironment) -> Requested:
@@ -253,9 +264,7 @@ class ResponseCache:
 
     def key(self, route: Route, requested: Requested) -> str:
         """The store key of this request's answer (within a generation)."""
-        parts = (
-            self.build, route.namespace, *requested[:4], requested.variant, requested.encoding
-        )
+        parts = (self.build, route.namespace, *requested[:4], requested.variant, requested.encoding)
         digest = hashlib.sha256("\0".join(parts).encode("utf-8", "surrogateescape"))
         return f"{route.namespace}:{digest.hexdigest()}"
 
@@ -263,37 +272,44 @@ class ResponseCache:
         trace: dict[str, Any] = {"store": self.pages.name, "ops": [], "bypass": None}
         environ[TRACE_KEY] = trace
         method = environ.get("REQUEST_METHOD", "GET")
+        route = self.route_of(environ.get("PATH_INFO", "") or "/")
         if method not in SAFE_METHODS:
             trace["bypass"] = f"{method} is never answered from the store"
+            self.metrics.inc(bypass_name(route.namespace, "method"))
             return self.app(environ, start_response)
-        route = self.route_of(environ.get("PATH_INFO", "") or "/")
-        trace["bypass"] = self.bypass(route, environ)
-        if trace["bypass"]:
+        reason, trace["bypass"] = self.bypass(route, environ)
+        if reason:
+            self.metrics.inc(bypass_name(route.namespace, reason))
             return self.app(environ, start_response)
         requested = self.requested(environ)
         refusal = self.unshared.get(requested)
         if refusal is not None:
             trace["bypass"] = f"its last answer was not shareable ({refusal})"
+            self.metrics.inc(bypass_name(route.namespace, "unshared"))
             return self._unshared(environ, start_response, requested)
         counters = self.counters[route.namespace]
         generation = self.generation()
         key = self.key(route, requested)
         if generation is None:  # the store is down: serve uncached
             counters.errors += 1
+            self.metrics.inc(cache_name(route.namespace, "error"))
             trace["ops"].append({"op": "get", "key": key, "result": "error"})
             return self.app(environ, start_response)
         entry = self._call("get", generation, key)
         if entry is FAILED:
             counters.errors += 1
+            self.metrics.inc(cache_name(route.namespace, "error"))
             trace["ops"].append({"op": "get", "key": key, "result": "error"})
             return self.app(environ, start_response)
         if entry is not None:
             counters.hits += 1
+            self.metrics.inc(cache_name(route.namespace, "hit"))
             trace["ops"].append({"op": "get", "key": key, "result": "hit"})
             status, headers, body = entry
             start_response(status, [*headers, ("X-Cache", "HIT")])
             return [] if method == "HEAD" else [body]
         counters.misses += 1
+        self.metrics.inc(cache_name(route.namespace, "miss"))
         trace["ops"].append({"op": "get", "key": key, "result": "miss"})
         return self._miss(environ, start_response, generation, key, counters, route, requested)
 
@@ -363,10 +379,12 @@ class ResponseCache:
         # changed meanwhile lands in the old, unreachable generation.
         if self._call("set", generation, key, entry, self.timeout) is True:
             counters.sets += 1
+            self.metrics.inc(cache_name(route.namespace, "store"))
             ops.append({"op": "set", "key": key, "result": "stored"})
             self._publish(route, requested, generation, kept, body)
         else:
             counters.errors += 1
+            self.metrics.inc(cache_name(route.namespace, "error"))
             ops.append({"op": "set", "key": key, "result": "error"})
         return [body]
 

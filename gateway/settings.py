@@ -14,6 +14,7 @@ never edit the process environment.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import socket
@@ -94,6 +95,13 @@ class Base:
     # The shared response cache in front of the apps (gateway.response_cache).
     RESPONSE_CACHE = True
     RESPONSE_CACHE_TIMEOUT = 300
+    # /_gateway/metrics: the client addresses besides loopback that may read it (the
+    # service's scrapers; nginx.conf allows the same, GATEWAY_METRICS_CLIENTS).
+    METRICS_CLIENTS: list[str] = []
+    # Where the server keeps its counts (the starters export these): uWSGI's run dir
+    # (reloads) and the logs' (nginx's page-file hits). None: not served by them.
+    RUN_DIR: str | None = None
+    LOG_DIR: str | None = None
     # HTTPS at nginx: the certificate chain and key nginx serves (PEM files).
     TLS_CERT: str | None = None
     TLS_KEY: str | None = None
@@ -247,6 +255,10 @@ def load_config(
             config["SESSION_COOKIE_NAME"], config["SESSION_COOKIE_PATH"]
         )
 
+    clients = config["METRICS_CLIENTS"]
+    if isinstance(clients, str):
+        config["METRICS_CLIENTS"] = [c.strip() for c in clients.split(",") if c.strip()]
+
     hosts = config["TRUSTED_HOSTS"]
     if isinstance(hosts, str):
         config["TRUSTED_HOSTS"] = [h.strip() for h in hosts.split(",") if h.strip()] or None
@@ -294,13 +306,22 @@ def _secret_problem(value: Any) -> str | None:
 
 def value_problems(config: Config) -> list[str]:
     """Settings whose value cannot work in any profile, one line each."""
+    problems = []
     timeout = config["RESPONSE_CACHE_TIMEOUT"]
     if isinstance(timeout, bool) or not isinstance(timeout, int) or timeout < 1:
-        return [
+        problems.append(
             f"RESPONSE_CACHE_TIMEOUT is {timeout!r}: a whole number of seconds, at least 1 "
             "(GATEWAY_RESPONSE_CACHE_TIMEOUT)"
-        ]
-    return []
+        )
+    for client in config["METRICS_CLIENTS"]:
+        try:
+            ipaddress.ip_network(client, strict=False)
+        except ValueError:
+            problems.append(
+                f"METRICS_CLIENTS: {client!r} is not an address or network"
+                " (GATEWAY_METRICS_CLIENTS)"
+            )
+    return problems
 
 
 def toolbar_problems(config: Config) -> list[str]:

@@ -233,7 +233,11 @@ def test_nginx_values_follow_the_response_cache_timeout(
 ) -> None:
     result = fresh(tmp_path, "nginx-values", GATEWAY_RESPONSE_CACHE_TIMEOUT=timeout)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines() == [f"S_MAXAGE={timeout}", f"SLOT_DIGITS={digits}"]
+    assert result.stdout.splitlines() == [
+        f"S_MAXAGE={timeout}",
+        f"SLOT_DIGITS={digits}",
+        "METRICS_ALLOW=",
+    ]
 
 
 def test_cache_stats_of_something_that_is_not_a_gateway(runner: CliRunner, tmp_path: Path) -> None:
