@@ -9,6 +9,7 @@ locked database is a real stuck request.
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import re
@@ -512,13 +513,19 @@ def test_f_a_release_adding_a_column_ships_under_load_and_the_previous_runs_on_i
         "api_requests": len(statuses),
     }
 
-    # Roll the code back by hand: the previous release runs on the newer schema.
-    migration.unlink()
-    back = service("reload")
+    # Roll back with the service: the previous release runs on the newer schema.
+    newer_build = svc.build()
+    back = service("rollback")
     assert back.returncode == 0, back.stdout + back.stderr
     assert "newer than this release's 0002" in back.stdout, back.stdout
+    assert "rolled back to" in back.stdout
     assert svc.build() == previous_build
     assert schema_of(svc)[0] == "0003"  # never downgraded
+    # The staged code is still the release rolled back from: a reload keeps serving
+    # the previous one (until new code is staged, or a second rollback).
+    kept = service("reload")
+    assert kept.returncode == 0 and "rolled back from" in kept.stdout, kept.stdout
+    assert svc.build() == previous_build
     auth = {"Authorization": f"Bearer {svc.token}", "Content-Type": "application/json"}
     body = json.dumps(
         {
@@ -545,6 +552,11 @@ def test_f_a_release_adding_a_column_ships_under_load_and_the_previous_runs_on_i
     assert changed.status == 200
     gone = request(svc.port, "DELETE", "/backend/api/extensions/after-rollback", headers=auth)
     assert gone.status == 204
+    # Rolling back twice returns to the newer release; then back again, for what follows.
+    forward = service("rollback")
+    assert forward.returncode == 0 and svc.build() == newer_build, forward.stdout
+    assert service("rollback").returncode == 0 and svc.build() == previous_build
+    migration.unlink()
 
 
 def test_g_a_failing_migration_refuses_the_release(svc: Service) -> None:
@@ -566,3 +578,101 @@ def test_g_a_failing_migration_refuses_the_release(svc: Service) -> None:
     assert revision == "0003" and "broken" not in columns
     assert svc.get("/backend/api/extensions").status == 200
     assert service("status").returncode == 0
+
+
+def test_h_a_rollback_under_load_with_four_workers(svc: Service) -> None:
+    """The previous release back under steady load: 0 non-2xx, 0 5xx in nginx's log,
+    well within 10 s with 4 workers (no test startup delay), health names its build."""
+    defaults = Path("/etc/default/gateway")
+    saved = defaults.read_text()
+    fast = re.sub(r"(?m)^GATEWAY_TEST_STARTUP_DELAY=.*\n", "", saved)
+    defaults.write_text(re.sub(r"(?m)^GATEWAY_PROCESSES=.*$", "GATEWAY_PROCESSES=4", fast))
+    try:
+        assert service("restart").returncode == 0
+        wait_until_healthy(svc.port, 30)
+        assert len(svc.stats()["workers"]) == 4
+        with (svc.staged / "frontend_app" / "pages.py").open("a") as handle:
+            handle.write("# a release to roll back from\n")
+        assert service("reload").returncode == 0
+        newer, previous = svc.build(), source_digest(svc.prefix / "previous")
+        errors_before = svc.nginx_5xx()
+        load = run_wrk(svc.port, seconds=12, connections=32, headers={"Cookie": "probe_session=1"})
+        time.sleep(2)
+        started = time.monotonic()
+        back = service("rollback")
+        took = time.monotonic() - started
+        result = wrk_result(load, timeout=60)
+        assert back.returncode == 0, back.stdout + back.stderr
+        assert took < 10, (took, back.stdout)
+        assert result["non2xx"] == 0 and result["requests"] > 1000, result
+        assert svc.nginx_5xx() == errors_before
+        assert previous != newer and {svc.build() for _ in range(12)} == {previous}
+        MEASURED["rollback under load (4 workers, 32 connections)"] = {
+            **result,
+            "rollback_seconds": round(took, 2),
+        }
+        releases = [p for p in (svc.prefix / "releases").iterdir()]
+        assert len(releases) <= 5, releases  # GATEWAY_KEEP_RELEASES' default
+    finally:
+        defaults.write_text(saved)
+
+
+def test_i_no_previous_release_refuses_in_one_line(svc: Service) -> None:
+    previous = svc.prefix / "previous"
+    target = os.readlink(previous)
+    previous.unlink()
+    try:
+        serving = svc.build()
+        refused = service("rollback")
+        assert refused.returncode != 0
+        assert (
+            refused.stdout.strip() == "uwsgi: refused: there is no previous release to roll back to"
+        )
+        assert svc.build() == serving
+    finally:
+        previous.symlink_to(target)
+
+
+def test_j_logs_rotate_under_load_losing_no_line(svc: Service) -> None:
+    rotate = [
+        "logrotate",
+        "-f",
+        "--state",
+        str(svc.base / "logrotate.state"),
+        "/etc/logrotate.d/gateway",
+    ]
+    # A clean start: everything before the window goes to access.log.1.gz first.
+    subprocess.run(rotate, check=True, capture_output=True, timeout=60)
+    marker = f"rotation-{os.getpid()}"
+    load = run_wrk(svc.port, seconds=8, connections=16, headers={"User-Agent": marker})
+    time.sleep(3)
+    rotated = subprocess.run(rotate, capture_output=True, text=True, timeout=60)
+    result = wrk_result(load, timeout=60)
+    assert rotated.returncode == 0, rotated.stderr
+    time.sleep(1.5)  # nginx flushes its buffered log within a second
+    old = gzip.decompress((svc.log_dir / "access.log.1.gz").read_bytes()).decode()
+    new = (svc.log_dir / "access.log").read_text()
+    logged = old.count(marker) + new.count(marker)
+    assert result["non2xx"] == 0 and result["requests"] > 500, result
+    assert old.count(marker) > 0 and new.count(marker) > 0  # the window spans both files
+    # Every answer wrk counted is in one file or the other (a request cut off at wrk's
+    # end is logged too, at most one a connection).
+    assert result["requests"] <= logged <= result["requests"] + 16, (result, logged)
+    assert (svc.log_dir / "uwsgi.log.1.gz").exists() and (svc.log_dir / "uwsgi.log").exists()
+    assert not (svc.log_dir / "access.log.1").exists()  # compressed
+
+
+def test_k_the_systemd_unit_verifies(svc: Service) -> None:
+    unit = svc.base / "uwsgi.service"
+    text = (REPO / "deploy" / "uwsgi.service").read_text()
+    for name, value in {
+        "PREFIX": svc.prefix, "DATA_DIR": svc.base / "data", "LOG_DIR": svc.log_dir,
+        "RUN_DIR": svc.run_dir,
+    }.items():  # fmt: skip
+        text = text.replace(f"@{name}@", str(value))
+    unit.write_text(text)
+    verified = subprocess.run(
+        ["systemd-analyze", "verify", str(unit)], capture_output=True, text=True, timeout=60
+    )
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert "Type=notify" in text and "ExecReload=/etc/init.d/uwsgi reload" in text
