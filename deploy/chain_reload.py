@@ -1,4 +1,4 @@
-"""Replace uWSGI's workers one at a time, each only when the previous one serves again.
+"""Replace uWSGI's workers half at a time, each half only when the previous serves again.
 
     python3 chain_reload.py RUN_DIR [TIMEOUT]
 
@@ -7,8 +7,8 @@ during the chain (max-requests, a crash), and ignores a second request while one
 nothing tells when it is done. This drives the same idea from uWSGI's stats socket: a
 worker whose process started before the call gets SIGHUP (finish the current request,
 exit; the master respawns it, and with lazy-apps the new process imports the code
-anew); the next one waits until that worker's new process accepts requests. The other
-workers keep serving all along. Exits 0 when no worker of the old code is left.
+anew); the next half waits until those workers' new processes accept requests. The
+other half keeps serving all along. Exits 0 when no worker of the old code is left.
 """
 
 from __future__ import annotations
@@ -46,15 +46,24 @@ def wait_serving(run_dir: str, worker: int, old_pid: int, deadline: float) -> No
 def main(run_dir: str, timeout: float) -> int:
     deadline = time.monotonic() + timeout
     old = {worker: w["pid"] for worker, w in stats(run_dir).items()}
-    for worker, pid in sorted(old.items()):
-        if pid == 0 or stats(run_dir)[worker]["pid"] != pid:
-            continue  # already respawned since: it runs the new code
-        try:
-            os.kill(pid, signal.SIGHUP)
-        except ProcessLookupError:
-            pass
-        wait_serving(run_dir, worker, pid, deadline)
-        print(f"worker {worker}: pid {pid} -> {stats(run_dir)[worker]['pid']}", flush=True)
+    # Half the workers at a time (one, with two or three): the other half serves all
+    # along, and four workers take two restarts' time, not four.
+    ids = sorted(old)
+    size = max(1, len(ids) // 2)
+    for batch in (ids[i : i + size] for i in range(0, len(ids), size)):
+        restarting = {}
+        for worker in batch:
+            pid = old[worker]
+            if pid == 0 or stats(run_dir)[worker]["pid"] != pid:
+                continue  # already respawned since: it runs the new code
+            try:
+                os.kill(pid, signal.SIGHUP)
+            except ProcessLookupError:
+                pass
+            restarting[worker] = pid
+        for worker, pid in restarting.items():
+            wait_serving(run_dir, worker, pid, deadline)
+            print(f"worker {worker}: pid {pid} -> {stats(run_dir)[worker]['pid']}", flush=True)
     left = set(old.values()) & {w["pid"] for w in stats(run_dir).values()}
     if not left:
         count_reload(run_dir)
