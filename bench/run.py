@@ -16,6 +16,7 @@ import os
 import platform
 import re
 import shutil
+import socket
 import statistics
 import subprocess
 import tempfile
@@ -170,6 +171,37 @@ def micro() -> dict[str, list[float]]:
         found["gateway, / (cache hit)"].append(cost(gateway, "/"))
     shutil.rmtree(data, ignore_errors=True)
     return found
+
+
+def metrics_cost() -> list[float]:
+    """us a request pays for the gateway's counters on uWSGI's shared cache
+    (bench/metrics_cost.py, in a one-worker uWSGI with that cache)."""
+    base = Path(tempfile.mkdtemp(prefix="gateway-metrics-cost-"))
+    site = Site("metrics-cost", base)
+    site.start(
+        "uwsgi",
+        [str(VENV / "bin" / "uwsgi"), "--http-socket", f"127.0.0.1:{site.port}", "--master",
+         "--processes", "1", "--cache2", "name=gateway-metrics,items=2048,blocksize=8",
+         "--pythonpath", str(REPO), "--module", "bench.metrics_cost:application",
+         "--disable-logging"],
+        dict(os.environ),
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while True:  # listening yet? (a GET would run the whole measurement)
+            try:
+                socket.create_connection(("127.0.0.1", site.port), timeout=1).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "the metrics-cost uWSGI did not start"
+                time.sleep(0.1)
+        extra: list[float] = json.loads(request(site.port, "GET", "/", timeout=120).body)[
+            "metrics_us"
+        ]
+        return extra
+    finally:
+        site.stop()
+        shutil.rmtree(base, ignore_errors=True)
 
 
 def memory(pids: list[int]) -> dict[str, float]:
@@ -331,6 +363,7 @@ def main() -> None:
         postgres.stop()
         shutil.rmtree(base, ignore_errors=True)
     micro_results = micro()
+    micro_results["gateway's counters under uWSGI (a request, one cache event)"] = metrics_cost()
     if SMOKE:
         catalogue.CALLS, catalogue.ROUNDS = 2, 1
     elif QUICK:

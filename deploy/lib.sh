@@ -70,9 +70,9 @@ uwsgi_stop() {
     # "q": graceful shutdown; workers finish their request within worker-reload-mercy.
     printf q > "$run_dir/uwsgi.fifo" || kill -TERM "$pid"
     if wait_gone "$pid" "$limit"; then
-        # vacuum removes the socket and pid file, not the FIFO; the metrics' declarations
-        # and reload count belong to this master (its counters go with it).
-        rm -f "$run_dir/uwsgi.fifo" "$run_dir/metrics.ini" "$run_dir/reloads"
+        # vacuum removes the socket and pid file, not the FIFO; the reload count belongs
+        # to this master (its counters go with it).
+        rm -f "$run_dir/uwsgi.fifo" "$run_dir/reloads"
         return 0
     fi
     echo "uwsgi did not stop within ${limit}s; killing it" >&2
@@ -81,5 +81,5 @@ uwsgi_stop() {
     kill -KILL "$pid" 2>/dev/null || true
     wait_gone "$pid" 2 || true
     rm -f "$run_dir/uwsgi.sock" "$run_dir/uwsgi.pid" "$run_dir/uwsgi.fifo" "$run_dir/uwsgi-stats.sock" \
-        "$run_dir/metrics.ini" "$run_dir/reloads"
+        "$run_dir/reloads"
 }

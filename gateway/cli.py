@@ -1,5 +1,5 @@
 """The ``gateway`` console script: routes, mounts, check, db, run, secrets, cache-stats,
-nginx-values, uwsgi-metrics.
+nginx-values.
 
 Every command reads its configuration from the environment (and the generated secrets
 file), like uWSGI does. Tests hand a mapping as click's ``obj`` instead.
@@ -280,15 +280,6 @@ def history(ctx: click.Context) -> None:
     with _catalogue_alone(ctx).app_context():
         for line in schema.history():
             click.echo(line)
-
-
-@main.command("uwsgi-metrics")
-@click.pass_context
-def uwsgi_metrics(ctx: click.Context) -> None:
-    """uWSGI's declarations of the gateway's counters (metrics.ini, read by uwsgi.ini)."""
-    source, _ = resolve_source(_source(ctx))
-    namespaces = [m.namespace for m in load_mounts(source)] + ["gateway"]
-    click.echo(metrics.uwsgi_declarations(namespaces), nl=False)
 
 
 @main.command()

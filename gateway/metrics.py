@@ -1,18 +1,20 @@
 """Counters of the whole gateway, for ``/_gateway/metrics`` (Prometheus text format).
 
-    metrics = open_metrics(["frontend", "backend", "gateway"])
-    app = Metrics(app, metrics, route_of)          # requests and their latency
-    metrics.inc(cache_name("frontend", "hit"))     # the response cache's events
+    counters = open_counters()
+    app = Metrics(app, counters, owners)        # requests, by latency bucket
+    counters.inc(cache_key("frontend", "hit"))  # the response cache's events
 
-Under uWSGI the counters are uWSGI's own metrics: they live in the master, so every
-worker adds to the same numbers and a chain reload (new workers, same master) keeps
-them. uWSGI only counts metrics declared before it starts: ``gateway uwsgi-metrics``
-writes their declarations (``metrics.ini`` in the run dir, which uwsgi.ini reads).
-Elsewhere (tests, the dev server, gunicorn) they are this process's own.
+Under uWSGI the counters are 64-bit integers in a cache of uWSGI's own
+(``gateway-metrics`` in uwsgi.ini, incremented with ``cache_inc``): it lives in the
+master, so every worker adds to the same numbers and a chain reload (new workers, same
+master) keeps them. Elsewhere (tests, the dev server, gunicorn) they are this process's.
 
-uWSGI's metrics measured ~0.3-0.6 us an increment on this machine, prometheus_client's
-multiprocess mode ~4.3 us a request (a counter, a histogram, a cache counter), hence
-uWSGI's; the text format is written here (a few lines, no library).
+Measured on this machine, per request: prometheus_client's multiprocess mode ~4.3 us
+(a counter, a histogram, a cache counter); uWSGI's metrics subsystem 0.4-1.4 us an
+increment (it finds a metric by name in a list, after its own ~60) and must be declared
+before uWSGI starts; uWSGI's cache 0.28 us an increment whatever the number of keys,
+created on first use. Hence the cache, three increments a request (the request in its
+latency bucket, the latency's sum, one cache event), and the text format written here.
 """
 
 from __future__ import annotations
@@ -21,70 +23,136 @@ import bisect
 import ipaddress
 import os
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
-METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "other")
-CLASSES = ("1xx", "2xx", "3xx", "4xx", "5xx")
+CACHE = "gateway-metrics"  # uwsgi.ini's cache2 of the counters
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 # Latency buckets (seconds): a page-file hit never reaches here; a Python hit takes
 # ~0.1 ms, a miss a few ms, a slow query or a cold worker far more.
 BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 CACHE_EVENTS = ("hit", "miss", "store", "error")
-BYPASSES = ("method", "authorization", "session", "toolbar", "gateway", "unshared")
+# Families the server adds beside the counters: (type, help, [(labels, value)]).
+Family = tuple[str, str, list[tuple[dict[str, str], float]]]
 
 
-def request_name(app: str, method: str, status: int) -> str:
-    return f"gateway.requests.{app}.{method}.{status // 100}xx"
+def request_key(app: str, method: str, status: str, bucket: int) -> str:
+    """The counter of one request: its app, method, status class and latency bucket."""
+    return f"req|{app}|{method}|{status[0]}xx|{bucket}"
 
 
-def bucket_name(app: str, index: int) -> str:
-    return f"gateway.latency.{app}.{index}"
+def cache_key(app: str, event: str) -> str:
+    return f"cache|{app}|{event}"
 
 
-def cache_name(app: str, event: str) -> str:
-    return f"gateway.cache.{app}.{event}"
+def bypass_key(app: str, reason: str) -> str:
+    return f"bypass|{app}|{reason}"
 
 
-def bypass_name(app: str, reason: str) -> str:
-    return f"gateway.bypass.{app}.{reason}"
+class Counters(Protocol):
+    """Where the counters live."""
+
+    def inc(self, key: str, value: int = 1) -> None:
+        """Add ``value`` to counter ``key`` (created at 0)."""
+
+    def items(self) -> Iterable[tuple[str, int]]:
+        """Every counter and its value."""
 
 
-def metric_names(apps: Sequence[str]) -> list[str]:
-    """Every counter the gateway keeps for these apps (namespaces)."""
-    names = []
-    for app in apps:
-        names += [request_name(app, m, c * 100) for m in METHODS for c in range(1, 6)]
-        names += [bucket_name(app, i) for i in range(len(BUCKETS) + 1)]
-        names.append(f"gateway.latency_us.{app}")
-        names += [cache_name(app, event) for event in CACHE_EVENTS]
-        names += [bypass_name(app, reason) for reason in BYPASSES]
-    return names
+class LocalCounters:
+    """This process's counters (tests, the dev server)."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, int] = defaultdict(int)
+
+    def inc(self, key: str, value: int = 1) -> None:
+        self.values[key] += value
+
+    def items(self) -> Iterable[tuple[str, int]]:
+        return list(self.values.items())
 
 
-def uwsgi_declarations(apps: Sequence[str]) -> str:
-    """The uwsgi.ini lines declaring every counter (``gateway uwsgi-metrics``)."""
-    lines = ["[uwsgi]"] + [f"metric = name={n},type=counter" for n in metric_names(apps)]
-    return "\n".join(lines) + "\n"
+class UwsgiCounters:
+    """Integers in uWSGI's cache ``gateway-metrics``, in the master's memory."""
+
+    def __init__(self, uwsgi: Any) -> None:
+        self.uwsgi = uwsgi
+
+    def inc(self, key: str, value: int = 1) -> None:
+        self.uwsgi.cache_inc(key, value, 0, CACHE)
+
+    def items(self) -> Iterable[tuple[str, int]]:
+        found = []
+        for raw in self.uwsgi.cache_keys(CACHE) or ():
+            key = raw.decode() if isinstance(raw, bytes) else raw
+            found.append((key, int(self.uwsgi.cache_num(key, CACHE) or 0)))
+        return found
+
+
+def open_counters() -> Counters:
+    """uWSGI's shared counters when this process runs in uWSGI with the cache declared;
+    else this process's own."""
+    try:
+        import uwsgi
+    except ImportError:
+        return LocalCounters()
+    if not uwsgi.cache_exists("gateway:probe", CACHE) and not uwsgi.cache_inc(
+        "gateway:probe", 0, 0, CACHE
+    ):
+        return LocalCounters()  # uwsgi.ini declares no such cache: count here
+    return UwsgiCounters(uwsgi)
+
+
+class Metrics:
+    """WSGI middleware: count each request by app, method, status class and latency
+    (until the app returned its body), in ``counters``.
+
+    ``owners`` are (mount prefix, namespace): a path belongs to the longest prefix that
+    owns it on a segment boundary, as in DispatcherMiddleware.
+    """
+
+    def __init__(
+        self, app: WSGIApplication, counters: Counters, owners: Sequence[tuple[str, str]]
+    ) -> None:
+        self.app = app
+        self.inc = counters.inc
+        longest = sorted(owners, key=lambda owner: len(owner[0]), reverse=True)
+        self.owners = [(prefix, prefix + "/", namespace) for prefix, namespace in longest]
+
+    def owner(self, path: str) -> str:
+        """The namespace of the mount that owns ``path``."""
+        for prefix, below, namespace in self.owners:
+            if not prefix or path == prefix or path.startswith(below):
+                return namespace
+        return self.owners[-1][2]
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        started = time.perf_counter()
+        status = "500"  # what the client gets when an inner layer raises (the guard's)
+
+        def counted(code: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            nonlocal status
+            status = code
+            return start_response(code, headers, exc_info)
+
+        try:
+            return self.app(environ, counted)
+        finally:
+            elapsed = time.perf_counter() - started
+            app = self.owner(environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", ""))
+            method = environ.get("REQUEST_METHOD", "")
+            bucket = bisect.bisect_left(BUCKETS, elapsed)
+            self.inc(request_key(app, method if method in METHODS else "other", status, bucket))
+            self.inc(f"lat|{app}", int(elapsed * 1e6))
 
 
 def nginx_allow(clients: Sequence[str]) -> str:
     """nginx.conf's allow lines for the scrapers besides loopback (@METRICS_ALLOW@)."""
     return " ".join(f"allow {ipaddress.ip_network(c, strict=False)};" for c in clients)
-
-
-def owner_of(owners: Sequence[tuple[str, str]], path: str) -> str:
-    """The namespace of the mount that owns ``path`` (``owners``: prefix, namespace), the
-    longest prefix on a segment boundary winning, as in DispatcherMiddleware."""
-    best = ("", "")
-    for prefix, namespace in owners:
-        if (not prefix or path == prefix or path.startswith(prefix + "/")) and (
-            len(prefix) >= len(best[0])
-        ):
-            best = (prefix, namespace)
-    return best[1]
 
 
 def file_hits(log_dir: str | None) -> int:
@@ -108,161 +176,66 @@ def server_count(run_dir: str | None, name: str) -> int:
         return 0
 
 
-class Counters(Protocol):
-    """Where the counters live."""
-
-    def inc(self, name: str, value: int = 1) -> None:
-        """Add ``value`` to counter ``name``."""
-
-    def get(self, name: str) -> int:
-        """The value of counter ``name``."""
-
-
-class LocalCounters:
-    """This process's counters (tests, the dev server)."""
-
-    def __init__(self) -> None:
-        self.values: dict[str, int] = {}
-
-    def inc(self, name: str, value: int = 1) -> None:
-        self.values[name] = self.values.get(name, 0) + value
-
-    def get(self, name: str) -> int:
-        return self.values.get(name, 0)
-
-
-class UwsgiCounters:
-    """uWSGI's metrics, in the master's memory."""
-
-    def __init__(self, uwsgi: Any) -> None:
-        self.uwsgi = uwsgi
-
-    def inc(self, name: str, value: int = 1) -> None:
-        self.uwsgi.metric_inc(name, value)
-
-    def get(self, name: str) -> int:
-        return int(self.uwsgi.metric_get(name) or 0)
-
-
-def open_metrics(apps: Sequence[str]) -> Counters:
-    """uWSGI's metrics when this process runs in uWSGI and they were declared for these
-    apps; else this process's own counters."""
-    try:
-        import uwsgi
-    except ImportError:
-        return LocalCounters()
-    probe = request_name(apps[0], "GET", 200)
-    if uwsgi.metric_get(probe) is None:  # not declared: uWSGI would not count it
-        return LocalCounters()
-    return UwsgiCounters(uwsgi)
-
-
-class Metrics:
-    """WSGI middleware: count each request by app, method and status class, and its
-    latency (until the app returned its body), in ``counters``."""
-
-    def __init__(
-        self, app: WSGIApplication, counters: Counters, app_of: Callable[[str], str]
-    ) -> None:
-        self.app = app
-        self.counters = counters
-        self.app_of = app_of
-
-    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        started = time.perf_counter()
-        status = 500  # what the client gets when an inner layer raises (the guard's)
-
-        def counted(code: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-            nonlocal status
-            status = int(code[:3])
-            return start_response(code, headers, exc_info)
-
-        try:
-            return self.app(environ, counted)
-        finally:
-            app = self.app_of(environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", ""))
-            method = environ.get("REQUEST_METHOD", "")
-            elapsed = time.perf_counter() - started
-            inc = self.counters.inc
-            inc(request_name(app, method if method in METHODS else "other", status))
-            inc(bucket_name(app, bisect.bisect_left(BUCKETS, elapsed)))
-            inc(f"gateway.latency_us.{app}", int(elapsed * 1e6))
-
-
-# A metric family the server adds: (type, help, [(labels, value)]).
-Family = tuple[str, str, list[tuple[dict[str, str], float]]]
-
-
 def exposition(counters: Counters, apps: Sequence[str], extra: dict[str, Family]) -> str:
-    """The Prometheus text format of every counter, and of ``extra`` families
-    (name -> (type, help, [(labels, value)]))."""
+    """The Prometheus text format of every counter, and of the ``extra`` families."""
+    requests: dict[tuple[str, str, str], int] = defaultdict(int)
+    buckets: dict[str, list[int]] = {app: [0] * (len(BUCKETS) + 1) for app in apps}
+    latency: dict[str, int] = defaultdict(int)
+    events: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for key, value in counters.items():
+        parts = key.split("|")
+        if parts[0] == "req" and len(parts) == 5 and parts[1] in buckets:
+            _, app, method, status, bucket = parts
+            requests[app, method, status] += value
+            buckets[app][int(bucket)] += value
+        elif parts[0] == "lat" and len(parts) == 2:
+            latency[parts[1]] += value
+        elif parts[0] in ("cache", "bypass") and len(parts) == 3:
+            events[parts[0]][f"{parts[1]}|{parts[2]}"] += value
+
     out: list[str] = []
 
-    def family(
-        name: str, kind: str, text: str, samples: list[tuple[str, dict[str, str], float]]
-    ) -> None:
-        out.append(f"# HELP {name} {text}")
-        out.append(f"# TYPE {name} {kind}")
-        for sample, labels, value in samples:
-            shown = ",".join(f'{k}="{v}"' for k, v in labels.items())
-            out.append(f"{sample}{{{shown}}} {value:g}" if shown else f"{sample} {value:g}")
+    def family(name: str, kind: str, text: str, samples: Iterable[tuple[str, str, float]]) -> None:
+        out.extend((f"# HELP {name} {text}", f"# TYPE {name} {kind}"))
+        out.extend(f"{sample}{{{labels}}} {value:g}" if labels else f"{sample} {value:g}"
+                   for sample, labels, value in samples)  # fmt: skip
 
-    get = counters.get
     family(
-        "gateway_requests_total",
-        "counter",
+        "gateway_requests_total", "counter",
         "Requests the gateway answered (past nginx), by app, method and status class.",
-        [
-            ("gateway_requests_total", {"app": a, "method": m, "status": c}, v)
-            for a in apps
-            for m in METHODS
-            for c in CLASSES
-            if (v := get(request_name(a, m, int(c[0]) * 100)))
-        ],
-    )
-    latency: list[tuple[str, dict[str, str], float]] = []
-    for a in apps:
-        cumulative = 0
-        for i, edge in enumerate((*BUCKETS, float("inf"))):
-            cumulative += get(bucket_name(a, i))
-            le = "+Inf" if edge == float("inf") else f"{edge:g}"
-            latency.append(
-                ("gateway_request_duration_seconds_bucket", {"app": a, "le": le}, cumulative)
+        (("gateway_requests_total", f'app="{a}",method="{m}",status="{s}"', v)
+         for (a, m, s), v in sorted(requests.items())),
+    )  # fmt: skip
+    histogram: list[tuple[str, str, float]] = []
+    for app, counts in buckets.items():
+        total = 0
+        for edge, count in zip((*BUCKETS, "+Inf"), counts, strict=True):
+            total += count
+            le = edge if isinstance(edge, str) else f"{edge:g}"
+            histogram.append(
+                ("gateway_request_duration_seconds_bucket", f'app="{app}",le="{le}"', total)
             )
-        latency.append(
-            (
-                "gateway_request_duration_seconds_sum",
-                {"app": a},
-                get(f"gateway.latency_us.{a}") / 1e6,
-            )
+        histogram.append(
+            ("gateway_request_duration_seconds_sum", f'app="{app}"', latency[app] / 1e6)
         )
-        latency.append(("gateway_request_duration_seconds_count", {"app": a}, cumulative))
+        histogram.append(("gateway_request_duration_seconds_count", f'app="{app}"', total))
     family(
-        "gateway_request_duration_seconds",
-        "histogram",
-        "Time until the app returned its answer, by app.",
-        latency,
-    )
-    family(
-        "gateway_cache_events_total",
-        "counter",
-        "The shared response cache's hits, misses, stores and store errors, by app.",
-        [
-            ("gateway_cache_events_total", {"app": a, "event": e}, get(cache_name(a, e)))
-            for a in apps
-            for e in CACHE_EVENTS
-        ],
-    )
-    family(
-        "gateway_cache_bypasses_total",
-        "counter",
-        "Requests that did not use the shared cache, by app and reason.",
-        [
-            ("gateway_cache_bypasses_total", {"app": a, "reason": r}, get(bypass_name(a, r)))
-            for a in apps
-            for r in BYPASSES
-        ],
-    )
+        "gateway_request_duration_seconds", "histogram",
+        "Time until the app returned its answer, by app.", histogram,
+    )  # fmt: skip
+    for kind, name, text, label in (
+        ("cache", "gateway_cache_events_total",
+         "The shared response cache's hits, misses, stores and store errors, by app.", "event"),
+        ("bypass", "gateway_cache_bypasses_total",
+         "Requests that did not use the shared cache, by app and reason.", "reason"),
+    ):  # fmt: skip
+        family(name, "counter", text, (
+            (name, f'app="{pair.split("|")[0]}",{label}="{pair.split("|")[1]}"', value)
+            for pair, value in sorted(events[kind].items())
+        ))  # fmt: skip
     for name, (kind, text, samples) in extra.items():
-        family(name, kind, text, [(name, labels, value) for labels, value in samples])
+        family(name, kind, text, (
+            (name, ",".join(f'{k}="{v}"' for k, v in labels.items()), value)
+            for labels, value in samples
+        ))  # fmt: skip
     return "\n".join(out) + "\n"

@@ -36,8 +36,7 @@ from gateway.metrics import (
     Metrics,
     exposition,
     file_hits,
-    open_metrics,
-    owner_of,
+    open_counters,
     server_count,
 )
 from gateway.page_stores import page_store
@@ -139,9 +138,9 @@ class Gateway:
         self.wsgi_app: WSGIApplication = RequestIdMiddleware(Conditional(self.cache or dispatcher))
         # Counted outside all of it: every answer, the guard's 500s included.
         namespaces = [*(m.namespace for m in mounts), "gateway"]
-        self.metrics = open_metrics(namespaces)
+        self.metrics = open_counters()
         owners = [(m.prefix, m.namespace) for m in mounts] + [(GATEWAY_PREFIX, "gateway")]
-        self.wsgi_app = Metrics(self.wsgi_app, self.metrics, partial(owner_of, owners))
+        self.wsgi_app = Metrics(self.wsgi_app, self.metrics, owners)
         if self.cache is not None:
             self.cache.metrics = self.metrics
         self.health.metrics = partial(self.exposition, namespaces, default.config)

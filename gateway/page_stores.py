@@ -133,18 +133,10 @@ class UwsgiPages:
         raw = pickle.dumps(entry, pickle.HIGHEST_PROTOCOL)
         return bool(self.uwsgi.cache_update(f"{generation}:{key}", raw, timeout, self.pages))
 
-    def capacity(self) -> int:
-        """How many answers ``<name>-pages`` holds: its ``items`` in uwsgi.ini."""
-        options = self.uwsgi.opt.get("cache2", [])
-        for option in options if isinstance(options, list) else [options]:
-            text = option.decode() if isinstance(option, bytes) else str(option)
-            fields = dict(part.split("=", 1) for part in text.split(",") if "=" in part)
-            if fields.get("name") == self.pages and fields.get("items", "").isdigit():
-                return int(fields["items"])
-        raise RuntimeError(f"uwsgi.ini gives cache2 {self.pages!r} no items")
-
-    def evictions(self) -> int | None:
-        """uWSGI's own count of least-recently-used answers purged (its stats "full")."""
+    def _stats(self) -> dict[str, Any] | None:
+        """``<name>-pages``'s entry of uWSGI's stats (the master's stats socket), or None
+        without one. The stats hold the variables of requests in flight, bytes as clients
+        sent them: not always UTF-8, control characters included (a hostile header)."""
         path = self.uwsgi.opt.get("stats")
         if not path:
             return None
@@ -152,11 +144,20 @@ class UwsgiPages:
             sock.settimeout(1)
             sock.connect(path.decode() if isinstance(path, bytes) else path)
             data = b"".join(iter(lambda: sock.recv(65536), b""))
-        # The stats hold the variables of requests in flight, bytes as clients sent them:
-        # not always UTF-8, control characters included (a hostile header).
         stats = json.loads(data.decode("utf-8", "replace"), strict=False)
-        caches = stats.get("caches", [])
-        return next((int(c["full"]) for c in caches if c.get("name") == self.pages), None)
+        return next((c for c in stats.get("caches", []) if c.get("name") == self.pages), None)
+
+    def capacity(self) -> int:
+        """How many answers ``<name>-pages`` holds (its ``items`` in uwsgi.ini)."""
+        found = self._stats()
+        if found is None:
+            raise RuntimeError(f"uWSGI's stats name no cache2 {self.pages!r} (uwsgi.ini)")
+        return int(found["max_items"])
+
+    def evictions(self) -> int | None:
+        """uWSGI's own count of least-recently-used answers purged (its stats "full")."""
+        found = self._stats()
+        return None if found is None else int(found["full"])
 
 
 class RedisPages:

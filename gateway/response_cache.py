@@ -50,7 +50,7 @@ from flask import current_app
 
 from gateway.cache_policy import KEYED_VARY, PRIVATE_DIRECTIVES
 from gateway.metrics import Counters as MetricCounters
-from gateway.metrics import LocalCounters, bypass_name, cache_name
+from gateway.metrics import LocalCounters, bypass_key, cache_key
 from gateway.negotiation import preferred_encoding, preferred_type
 from gateway.sessions import carries_session_cookie
 
@@ -275,41 +275,41 @@ class ResponseCache:
         route = self.route_of(environ.get("PATH_INFO", "") or "/")
         if method not in SAFE_METHODS:
             trace["bypass"] = f"{method} is never answered from the store"
-            self.metrics.inc(bypass_name(route.namespace, "method"))
+            self.metrics.inc(bypass_key(route.namespace, "method"))
             return self.app(environ, start_response)
         reason, trace["bypass"] = self.bypass(route, environ)
         if reason:
-            self.metrics.inc(bypass_name(route.namespace, reason))
+            self.metrics.inc(bypass_key(route.namespace, reason))
             return self.app(environ, start_response)
         requested = self.requested(environ)
         refusal = self.unshared.get(requested)
         if refusal is not None:
             trace["bypass"] = f"its last answer was not shareable ({refusal})"
-            self.metrics.inc(bypass_name(route.namespace, "unshared"))
+            self.metrics.inc(bypass_key(route.namespace, "unshared"))
             return self._unshared(environ, start_response, requested)
         counters = self.counters[route.namespace]
         generation = self.generation()
         key = self.key(route, requested)
         if generation is None:  # the store is down: serve uncached
             counters.errors += 1
-            self.metrics.inc(cache_name(route.namespace, "error"))
+            self.metrics.inc(cache_key(route.namespace, "error"))
             trace["ops"].append({"op": "get", "key": key, "result": "error"})
             return self.app(environ, start_response)
         entry = self._call("get", generation, key)
         if entry is FAILED:
             counters.errors += 1
-            self.metrics.inc(cache_name(route.namespace, "error"))
+            self.metrics.inc(cache_key(route.namespace, "error"))
             trace["ops"].append({"op": "get", "key": key, "result": "error"})
             return self.app(environ, start_response)
         if entry is not None:
             counters.hits += 1
-            self.metrics.inc(cache_name(route.namespace, "hit"))
+            self.metrics.inc(cache_key(route.namespace, "hit"))
             trace["ops"].append({"op": "get", "key": key, "result": "hit"})
             status, headers, body = entry
             start_response(status, [*headers, ("X-Cache", "HIT")])
             return [] if method == "HEAD" else [body]
         counters.misses += 1
-        self.metrics.inc(cache_name(route.namespace, "miss"))
+        self.metrics.inc(cache_key(route.namespace, "miss"))
         trace["ops"].append({"op": "get", "key": key, "result": "miss"})
         return self._miss(environ, start_response, generation, key, counters, route, requested)
 
@@ -379,12 +379,12 @@ class ResponseCache:
         # changed meanwhile lands in the old, unreachable generation.
         if self._call("set", generation, key, entry, self.timeout) is True:
             counters.sets += 1
-            self.metrics.inc(cache_name(route.namespace, "store"))
+            self.metrics.inc(cache_key(route.namespace, "store"))
             ops.append({"op": "set", "key": key, "result": "stored"})
             self._publish(route, requested, generation, kept, body)
         else:
             counters.errors += 1
-            self.metrics.inc(cache_name(route.namespace, "error"))
+            self.metrics.inc(cache_key(route.namespace, "error"))
             ops.append({"op": "set", "key": key, "result": "error"})
         return [body]
 

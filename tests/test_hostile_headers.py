@@ -118,5 +118,11 @@ def test_the_cache_reads_the_session_cookie_as_flask_does(
 
 
 def test_a_debugging_profile_keeps_exceptions_for_the_debugger(tmp_path: Path) -> None:
+    from gateway.error_guard import ErrorGuard
+
     dev = build_gateway(make_settings(tmp_path, GATEWAY_PROFILE="development"))
-    assert type(dev.wsgi_app).__name__ == "RequestIdMiddleware"
+    layers, layer = [], dev.wsgi_app
+    while layer is not None:
+        layers.append(type(layer).__name__)
+        layer = getattr(layer, "app", None)
+    assert "RequestIdMiddleware" in layers and ErrorGuard.__name__ not in layers
