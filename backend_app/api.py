@@ -28,8 +28,8 @@ from werkzeug.exceptions import Conflict, NotFound, Unauthorized
 
 from backend_app import browse, catalogue, cursors
 from backend_app.validation import validate_extension
-from gateway.inputs import json_object, positive_int
-from gateway.negotiation import preferred_type
+from gateway.http.inputs import json_object, positive_int
+from gateway.http.negotiation import preferred_type
 
 bp = Blueprint("api", __name__)
 log = logging.getLogger(__name__)

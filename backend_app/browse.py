@@ -34,7 +34,7 @@ from backend_app import catalogue
 from backend_app.errors import InvalidFields
 from backend_app.validation import validate_extension
 from gateway.extensions import csrf
-from gateway.inputs import safe_redirect
+from gateway.http.inputs import safe_redirect
 
 bp = Blueprint("browse", __name__, url_prefix="/ui")
 

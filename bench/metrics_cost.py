@@ -9,7 +9,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from gateway.metrics import Metrics, UwsgiCounters, cache_key
+from gateway.http.metrics import Metrics, UwsgiCounters, cache_key
 
 CALLS = 20000
 OWNERS = [("", "frontend"), ("/backend", "backend"), ("/_gateway", "gateway")]

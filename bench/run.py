@@ -586,7 +586,7 @@ def write_report(
         "## Notes",
         "",
         "- A hit of `/` or of the API list is answered by nginx from the app's page file",
-        "  (gateway/page_files.py), without entering uWSGI; the candidates compared for that",
+        "  (gateway/cache/files.py), without entering uWSGI; the candidates compared for that",
         "  path (files, memcached_pass) are in docs/cache-hits.md.",
         "- The miss carries a session cookie: nginx and the app both bypass the cache.",
         "- The PostgreSQL rows: the same `make run` stack on `GATEWAY_DATABASE_URL`, a private",

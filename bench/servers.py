@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gateway.page_files import nginx_values
+from gateway.cache.files import nginx_values
 from gateway.settings import Base
 from tests.integration.conftest import (
     REPO,

@@ -20,7 +20,7 @@ from flask import (
 
 from backend_app import catalogue
 from gateway.extensions import csrf
-from gateway.inputs import positive_int, safe_redirect
+from gateway.http.inputs import positive_int, safe_redirect
 
 bp = Blueprint("pages", __name__)
 

@@ -28,8 +28,10 @@ from flask import Config, Flask
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.serving import run_simple
 
-from gateway import metrics, page_files
+from gateway.cache import files as page_files
+from gateway.cache.backends import check_cache_url
 from gateway.factory import create_app
+from gateway.http import metrics
 from gateway.mounts import Gateway, build_gateway, load_mounts
 from gateway.secret_file import FILENAME, GENERATED, ensure_secrets, read_secrets
 from gateway.settings import (
@@ -40,7 +42,6 @@ from gateway.settings import (
     resolve_source,
     value_problems,
 )
-from gateway.stores import check_cache_url
 
 # The app package that owns the catalogue's database and migrations.
 CATALOGUE_APP = "backend_app"

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from flask_migrate import Migrate
 
 # One Cache object serves every app; its store is shared because CACHE_TYPE points at
-# gateway.stores.shared_store, which hands every app the same backend.
+# gateway.cache.backends.shared_store, which hands every app the same backend.
 cache = Cache()
 csrf = CSRFProtect()
 # The catalogue's database: one object, bound by both apps (backend_app.catalogue), each

@@ -9,10 +9,11 @@ from typing import Any
 
 from flask import Flask
 
-from gateway import cache_policy
+from gateway.cache import policy as cache_policy
+from gateway.cache.backends import cache_settings
 from gateway.extensions import cache, csrf, toolbar
+from gateway.http.sessions import GatewaySessionInterface
 from gateway.mounts import MOUNTS, Mount, prefix_of
-from gateway.sessions import GatewaySessionInterface
 from gateway.settings import (
     ConfigError,
     config_problems,
@@ -21,7 +22,6 @@ from gateway.settings import (
     toolbar_problems,
     value_problems,
 )
-from gateway.stores import cache_settings
 
 
 def create_app(

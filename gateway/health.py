@@ -1,5 +1,5 @@
 """``GET /_gateway/health``: the state of every mounted app, the database and the cache;
-``GET /_gateway/metrics``: the gateway's counters (``gateway.metrics``), for local clients.
+``GET /_gateway/metrics``: the gateway's counters (``gateway.http.metrics``), for local clients.
 
 Each mounted app package may define ``health_check()``, run inside that app's context;
 it raises when the app cannot serve (its database is unreadable, say). The database

@@ -24,14 +24,16 @@ from flask import Flask
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
 from gateway.build_id import source_digest
-from gateway.compression import Compression
-from gateway.conditional import Conditional
-from gateway.error_guard import JSON_PAGE, ErrorGuard, error_page
+from gateway.cache.generations import page_store
+from gateway.cache.middleware import EXTENSION_KEY, ResponseCache, Route
+from gateway.devtools.inventory import EXTENSION_KEY as INVENTORY_KEY
+from gateway.devtools.inventory import Inventory, RouteRow, mount_table, route_table
 from gateway.extensions import cache
 from gateway.health import HealthApp
-from gateway.inventory import EXTENSION_KEY as INVENTORY_KEY
-from gateway.inventory import Inventory, RouteRow, mount_table, route_table
-from gateway.metrics import (
+from gateway.http.compression import Compression
+from gateway.http.conditional import Conditional
+from gateway.http.error_guard import JSON_PAGE, ErrorGuard, error_page
+from gateway.http.metrics import (
     Family,
     Metrics,
     exposition,
@@ -39,9 +41,7 @@ from gateway.metrics import (
     open_counters,
     server_count,
 )
-from gateway.page_stores import page_store
-from gateway.request_id import RequestIdMiddleware, configure_logging
-from gateway.response_cache import EXTENSION_KEY, ResponseCache, Route
+from gateway.http.request_id import RequestIdMiddleware, configure_logging
 from gateway.settings import ConfigError, resolve_source
 
 if TYPE_CHECKING:

@@ -92,7 +92,7 @@ class Base:
     SQLALCHEMY_RECORD_QUERIES = False
     CACHE_URL = "simple"
     CACHE_DEFAULT_TIMEOUT = 300
-    # The shared response cache in front of the apps (gateway.response_cache).
+    # The shared response cache in front of the apps (gateway.cache.middleware).
     RESPONSE_CACHE = True
     RESPONSE_CACHE_TIMEOUT = 300
     # /_gateway/metrics: the client addresses besides loopback that may read it (the
@@ -134,11 +134,11 @@ STOCK_PANELS = (
     "flask_debugtoolbar.panels.profiler.ProfilerDebugPanel",
     "flask_debugtoolbar.panels.g.GDebugPanel",
 )
-# The gateway's panels (gateway.panels): they see every mounted app, not just one.
+# The gateway's panels (gateway.devtools.panels): they see every mounted app, not just one.
 GATEWAY_PANELS = (
-    "gateway.panels.GatewayPanel",
-    "gateway.panels.CachePanel",
-    "gateway.panels.RoutesPanel",
+    "gateway.devtools.panels.GatewayPanel",
+    "gateway.devtools.panels.CachePanel",
+    "gateway.devtools.panels.RoutesPanel",
 )
 
 

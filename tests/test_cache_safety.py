@@ -20,10 +20,10 @@ from werkzeug.test import Client
 from werkzeug.wrappers import Request
 
 from gateway import build_gateway
-from gateway.cache_policy import share_refusal
+from gateway.cache.middleware import store_refusal
+from gateway.cache.policy import share_refusal
+from gateway.http.sessions import carries_session_cookie, session_cookie
 from gateway.mounts import Gateway
-from gateway.response_cache import store_refusal
-from gateway.sessions import carries_session_cookie, session_cookie
 from tests.conftest import AUTH, HTML, TOKEN, extension, make_settings
 
 SITE_COOKIE = "gateway_site_session"
@@ -142,7 +142,7 @@ def test_whenever_the_app_sees_a_session_the_cache_bypasses(
         parts.append(render(after))
     header = separator.join(parts)
 
-    # What the app's request object parses, independently of gateway.sessions.
+    # What the app's request object parses, independently of gateway.http.sessions.
     app_sees = Request({"HTTP_COOKIE": header}).cookies.get(SITE_COOKIE) is not None
     assert carries_session_cookie(header, SITE_COOKIE) == app_sees
     # And end to end: a page that shows the stars was never answered from, nor put in, the

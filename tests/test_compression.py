@@ -1,4 +1,4 @@
-"""gzip and revalidation (gateway.compression, gateway.conditional, gateway.etags):
+"""gzip and revalidation (gateway.http.compression, gateway.http.conditional, gateway.http.etags):
 around stub WSGI apps, then through the composed gateway and its shared cache."""
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from werkzeug.test import Client, create_environ, run_wsgi_app
 
-from gateway.compression import MIN_SIZE, Compression
-from gateway.conditional import Conditional
-from gateway.etags import body_stamp, stamp_of, strong_etag
+from gateway.http.compression import MIN_SIZE, Compression
+from gateway.http.conditional import Conditional
+from gateway.http.etags import body_stamp, stamp_of, strong_etag
 from tests.conftest import AUTH, HTML
 
 GZIP = {"Accept-Encoding": "gzip, deflate, br, zstd"}

@@ -1,4 +1,4 @@
-"""The outermost layer (gateway.error_guard): any failure inside it is a clean 500 in the
+"""The outermost layer (gateway.http.error_guard): any failure inside it is a clean 500 in the
 format of the mount the path belongs to, around stub WSGI apps and in the gateway."""
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from werkzeug.test import Client, create_environ, run_wsgi_app
 
-from gateway.error_guard import JSON_PAGE, ErrorGuard, error_page
+from gateway.cache.middleware import ResponseCache
+from gateway.http.error_guard import JSON_PAGE, ErrorGuard, error_page
+from gateway.http.request_id import ENVIRON_KEY, install_log_records
 from gateway.mounts import Gateway
-from gateway.request_id import ENVIRON_KEY, install_log_records
-from gateway.response_cache import ResponseCache
 
 PAGES = {"": error_page("frontend_app"), "/backend": error_page("backend_app")}
 
@@ -65,7 +65,7 @@ def test_the_request_id_is_logged_and_returned(caplog: pytest.LogCaptureFixture)
     with caplog.at_level(logging.ERROR):
         _, headers, _ = call(ErrorGuard(failing, PAGES), "/", **{ENVIRON_KEY: "trace-me-0001"})
     assert headers["X-Request-ID"] == "trace-me-0001"
-    record = next(r for r in caplog.records if r.name == "gateway.error_guard")
+    record = next(r for r in caplog.records if r.name == "gateway.http.error_guard")
     assert record.request_id == "trace-me-0001" and record.exc_info  # type: ignore[attr-defined]
     # A malformed id is replaced, never logged as sent.
     _, headers, _ = call(ErrorGuard(failing, PAGES), "/", **{ENVIRON_KEY: "bad id\r\n"})

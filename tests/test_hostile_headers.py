@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 from werkzeug.test import Client, create_environ, run_wsgi_app
 
 from gateway import build_gateway
+from gateway.http.sessions import session_cookie
 from gateway.mounts import Gateway
-from gateway.sessions import session_cookie
 from tests.conftest import make_settings
 
 READ_HEADERS = [
@@ -118,7 +118,7 @@ def test_the_cache_reads_the_session_cookie_as_flask_does(
 
 
 def test_a_debugging_profile_keeps_exceptions_for_the_debugger(tmp_path: Path) -> None:
-    from gateway.error_guard import ErrorGuard
+    from gateway.http.error_guard import ErrorGuard
 
     dev = build_gateway(make_settings(tmp_path, GATEWAY_PROFILE="development"))
     layers, layer = [], dev.wsgi_app

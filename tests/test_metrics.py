@@ -1,4 +1,4 @@
-"""The gateway's counters (gateway.metrics): around stub WSGI apps, then /_gateway/metrics
+"""The gateway's counters (gateway.http.metrics): around stub WSGI apps, then /_gateway/metrics
 in-process (this process's counters; under uWSGI they are the master's)."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from werkzeug.test import Client, create_environ, run_wsgi_app
 
-from gateway.metrics import BUCKETS, LocalCounters, Metrics, nginx_allow
+from gateway.http.metrics import BUCKETS, LocalCounters, Metrics, nginx_allow
 from gateway.mounts import Gateway
 from tests.conftest import AUTH
 
@@ -110,7 +110,7 @@ def test_only_local_clients_read_the_metrics(client: Client, address: str) -> No
 
 
 def test_the_text_skips_what_is_not_a_counter_of_ours() -> None:
-    from gateway.metrics import exposition
+    from gateway.http.metrics import exposition
 
     counters = LocalCounters()
     counters.inc("gateway:probe", 0)  # the cache's own probe key

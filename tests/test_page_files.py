@@ -1,4 +1,4 @@
-"""Page files for nginx (gateway.page_files): the same rules as nginx.conf, generations
+"""Page files for nginx (gateway.cache.files): the same rules as nginx.conf, generations
 linked by time slot, swapped and reclaimed as the store renews, bounded in number."""
 
 from __future__ import annotations
@@ -11,9 +11,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 
-from gateway.etags import none_match, strong_etag
-from gateway.negotiation import preferred_encoding, preferred_type
-from gateway.page_files import (
+from gateway.cache.files import (
     COUNT,
     SAFE_PATH,
     SAFE_QUERY,
@@ -23,8 +21,10 @@ from gateway.page_files import (
     nginx_values,
     slot_digits,
 )
-from gateway.page_stores import SimplePages
-from gateway.response_cache import Requested
+from gateway.cache.generations import SimplePages
+from gateway.cache.middleware import Requested
+from gateway.http.etags import none_match, strong_etag
+from gateway.http.negotiation import preferred_encoding, preferred_type
 from tests.accept_headers import (
     BROWSERS,
     ENCODING_BROWSERS,
@@ -332,7 +332,7 @@ def test_a_renewal_the_store_refuses_leaves_nginx_no_file(tmp_path: Path) -> Non
 
 
 def test_an_invalidation_while_the_store_is_skipped_withdraws_the_files(tmp_path: Path) -> None:
-    from gateway.response_cache import ResponseCache
+    from gateway.cache.middleware import ResponseCache
 
     pages = FilePages(SimplePages("files-test-skip"), tmp_path / "pages")
     pages.renew()

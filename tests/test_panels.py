@@ -1,4 +1,4 @@
-"""The toolbar's gateway panels (gateway.panels), in-process, and the toolbar's absence in
+"""The toolbar's gateway panels (gateway.devtools.panels), in-process, and the toolbar's absence in
 production.
 
 Pages are fetched through the composed WSGI callable with the development profile, from
@@ -21,8 +21,8 @@ from werkzeug.test import Client
 
 from gateway import build_gateway, create_app
 from gateway.cli import main
+from gateway.devtools.panels import CachePanel, GatewayPanel, RoutesPanel, redact_url
 from gateway.mounts import Gateway
-from gateway.panels import CachePanel, GatewayPanel, RoutesPanel, redact_url
 from gateway.settings import GATEWAY_PANELS, ConfigError
 from tests.conftest import HTML, TOOLBAR_PATHS, make_settings
 from tests.test_settings import production

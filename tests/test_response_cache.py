@@ -116,7 +116,7 @@ def test_an_unshareable_url_skips_the_store_until_its_answer_can_be_shared(
 def test_unshareable_urls_are_forgotten_past_a_bound(
     gateway: Gateway, client: Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("gateway.response_cache.MAX_UNSHARED", 3)
+    monkeypatch.setattr("gateway.cache.middleware.MAX_UNSHARED", 3)
     for n in range(10):
         client.get(f"/backend/api/extensions/nope-{n}")
     assert 1 <= len(gateway.cache.unshared) <= 3  # type: ignore[union-attr]
@@ -157,7 +157,7 @@ def test_a_dead_store_serves_uncached_and_says_so_once(
     # Nothing listens on loopback port 9: every store call fails at once.
     gateway = build_gateway(make_settings(tmp_path, GATEWAY_CACHE_URL="redis://127.0.0.1:9/0"))
     client = Client(gateway)
-    caplog.set_level(logging.ERROR, logger="gateway.response_cache")
+    caplog.set_level(logging.ERROR, logger="gateway.cache.middleware")
     for _ in range(20):
         response = client.get("/category/orm")
         assert response.status_code == 200 and "X-Cache" not in response.headers

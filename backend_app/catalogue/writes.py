@@ -24,8 +24,8 @@ from sqlalchemy.exc import IntegrityError
 from backend_app.catalogue.engine import WRITE
 from backend_app.catalogue.models import extensions, sign_ins
 from backend_app.catalogue.reads import get_extension, storable
+from gateway.cache.middleware import data_changed
 from gateway.extensions import db
-from gateway.response_cache import data_changed
 
 FIELDS = ("slug", "name", "category", "summary", "homepage")
 # PostgreSQL's SQLSTATE for a unique violation; SQLite says it in the message.

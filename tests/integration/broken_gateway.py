@@ -3,8 +3,8 @@ nginx answer when a layer around the apps, not an app, breaks."""
 
 from typing import Any
 
+from gateway.cache.middleware import ResponseCache
 from gateway.mounts import build_gateway
-from gateway.response_cache import ResponseCache
 
 
 def _broken(self: ResponseCache, path: str) -> Any:

@@ -456,7 +456,7 @@ def test_a_failing_gateway_layer_is_a_clean_500_through_uwsgi_and_nginx(tmp_path
     assert api.headers["X-Request-ID"] == "broken-layer-0001"
     assert page.status == 500 and b'class="site-header"' in page.body
     log = (tmp_path / "broken" / "uwsgi.log").read_text(errors="replace")
-    assert "[broken-layer-0001] gateway.error_guard" in log
+    assert "[broken-layer-0001] gateway.http.error_guard" in log
     assert "a layer of the gateway broke" in log
     assert "SystemError" not in log
     access = (tmp_path / "broken" / "nginx" / "logs" / "access.log").read_text()

@@ -1,5 +1,5 @@
 """Hits before Python: nginx answers shared answers from the app's page files
-(gateway/page_files.py, nginx.conf "Hits before Python"), and SPEC 8 holds on that path.
+(gateway/cache/files.py, nginx.conf "Hits before Python"), and SPEC 8 holds on that path.
 
 A file hit is the app's answer to the byte, so only nginx's access log tells the two
 paths apart (no upstream on the line); the SIGSTOP test proves uWSGI is out of the path.
@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 
-from gateway.negotiation import preferred_type
+from gateway.http.negotiation import preferred_type
 from tests.accept_headers import accept_headers
 from tests.integration.conftest import Reply, Runner, request
 from tests.integration.test_cache_safety import API_COOKIE, HTML, SITE_COOKIE

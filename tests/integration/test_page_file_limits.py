@@ -1,6 +1,6 @@
 """Page files under stress, through nginx: generations swapped under concurrent readers,
 files bounded whatever URLs clients invent, none served past s-maxage, and another
-RESPONSE_CACHE_TIMEOUT than the default (gateway/page_files.py, nginx.conf)."""
+RESPONSE_CACHE_TIMEOUT than the default (gateway/cache/files.py, nginx.conf)."""
 
 from __future__ import annotations
 

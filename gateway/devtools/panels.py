@@ -13,7 +13,7 @@ The toolbar renders ``title()`` and ``content()`` unescaped, and a panel's templ
 environment only sees the toolbar's own templates, so these panels build their HTML
 with markupsafe: every value goes through ``_text``, which escapes it as plain text::
 
-    DEBUG_TB_PANELS = (*STOCK_PANELS, "gateway.panels.GatewayPanel", ...)
+    DEBUG_TB_PANELS = (*STOCK_PANELS, "gateway.devtools.panels.GatewayPanel", ...)
 """
 
 from __future__ import annotations
@@ -28,12 +28,12 @@ from flask_debugtoolbar.panels import DebugPanel
 from markupsafe import Markup, escape
 from werkzeug import Request, Response
 
-from gateway.cache_policy import share_refusal
-from gateway.inventory import EXTENSION_KEY as INVENTORY_KEY
-from gateway.inventory import Inventory, route_table
-from gateway.request_id import HEADER, current_request_id
-from gateway.response_cache import EXTENSION_KEY as CACHE_KEY
-from gateway.response_cache import TRACE_KEY, ResponseCache
+from gateway.cache.middleware import EXTENSION_KEY as CACHE_KEY
+from gateway.cache.middleware import TRACE_KEY, ResponseCache
+from gateway.cache.policy import share_refusal
+from gateway.devtools.inventory import EXTENSION_KEY as INVENTORY_KEY
+from gateway.devtools.inventory import Inventory, route_table
+from gateway.http.request_id import HEADER, current_request_id
 
 NOTHING = Markup("")
 

@@ -2,21 +2,21 @@
 
     app = ResponseCache(DispatcherMiddleware(frontend, {"/backend": backend}), pages, routes)
 
-What may be shared is the app's decision (``gateway.cache_policy``): only a 200 to GET
+What may be shared is the app's decision (``gateway.cache.policy``): only a 200 to GET
 that the app marked ``Cache-Control: public`` is stored, and never one with
 ``Set-Cookie``, ``private``/``no-store``/``no-cache``, ``Vary: *`` or a ``Vary`` on a
 header the key does not hold. On the request side the store is never used for:
 
 - methods other than GET and HEAD (HEAD is answered from GET's entry);
 - requests with ``Authorization``, or with the session cookie of the app they go to, as
-  that app's own parser reads it (``gateway.sessions``): a shared answer that says
+  that app's own parser reads it (``gateway.http.sessions``): a shared answer that says
   ``Vary: Cookie`` is thus only shared among requests without a session;
 - apps that run the debug toolbar.
 
 The key is ``sha256(build, namespace, scheme, host, script root + path, query, Accept
 variant, content coding)``, the variant and coding chosen by the apps' own negotiation
-(``gateway.negotiation``); each key lives in the current data generation of the page
-store (``gateway.page_stores``).
+(``gateway.http.negotiation``); each key lives in the current data generation of the page
+store (``gateway.cache.generations``).
 
 Freshness comes from the data: the catalogue's write path calls ``data_changed()`` after
 its transaction commits, which starts a new generation. Nothing else invalidates: no
@@ -48,20 +48,20 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from flask import current_app
 
-from gateway.cache_policy import KEYED_VARY, PRIVATE_DIRECTIVES
-from gateway.metrics import Counters as MetricCounters
-from gateway.metrics import LocalCounters, bypass_key, cache_key
-from gateway.negotiation import preferred_encoding, preferred_type
-from gateway.sessions import carries_session_cookie
+from gateway.cache.policy import KEYED_VARY, PRIVATE_DIRECTIVES
+from gateway.http.metrics import Counters as MetricCounters
+from gateway.http.metrics import LocalCounters, bypass_key, cache_key
+from gateway.http.negotiation import preferred_encoding, preferred_type
+from gateway.http.sessions import carries_session_cookie
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
-    from gateway.page_stores import PageStore
+    from gateway.cache.generations import PageStore
 
 log = logging.getLogger(__name__)
 
-EXTENSION_KEY = "gateway.response_cache"  # where each app finds the cache (data_changed)
+EXTENSION_KEY = "gateway.cache.middleware"  # where each app finds the cache (data_changed)
 TRACE_KEY = "gateway.cache"  # the environ key of a request's trace
 FAILED = object()  # what a guarded store call returns when the store failed
 SAFE_METHODS = ("GET", "HEAD")
@@ -105,7 +105,7 @@ class Requested(NamedTuple):
 
     @property
     def encoding(self) -> str:
-        """``gzip`` or ``identity``, as ``gateway.compression`` encodes this answer."""
+        """``gzip`` or ``identity``, as ``gateway.http.compression`` encodes this answer."""
         return preferred_encoding(self.accept_encoding or None)
 
 
@@ -176,7 +176,7 @@ class ResponseCache:
     down_until: float = 0.0
     failing: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
-    # The gateway's counters (gateway.metrics), shared by every worker under uWSGI.
+    # The gateway's counters (gateway.http.metrics), shared by every worker under uWSGI.
     metrics: MetricCounters = field(default_factory=LocalCounters)
 
     def __post_init__(self) -> None:
@@ -397,7 +397,7 @@ class ResponseCache:
         body: bytes,
     ) -> None:
         """Also write the answer as a file for nginx, when the store keeps files
-        (``gateway.page_files``) and nginx would replay this answer exactly."""
+        (``gateway.cache.files``) and nginx would replay this answer exactly."""
         publish = getattr(self.pages, "publish", None)
         if publish is None:
             return

@@ -7,7 +7,7 @@ a text type (HTML, JSON, CSS, ...) when ``preferred_encoding`` says the client t
 gzip, and says ``Vary: Accept-Encoding`` on every text answer, gzipped or not. The cache
 keys each answer by the same choice and keeps the gzipped bytes, so a hit is never
 compressed again; nginx serves those very bytes from page files. An ETag of the
-gateway's form (``gateway.etags``) follows the bytes sent: same stamp, their length.
+gateway's form (``gateway.http.etags``) follows the bytes sent: same stamp, their length.
 
 A HEAD is answered as the GET it stands for, without the body: its Content-Length and
 ETag are those of the gzipped bytes a GET would get.
@@ -19,8 +19,8 @@ import gzip
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from gateway.etags import restamp
-from gateway.negotiation import preferred_encoding
+from gateway.http.etags import restamp
+from gateway.http.negotiation import preferred_encoding
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment

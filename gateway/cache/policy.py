@@ -9,10 +9,10 @@ keeps browsers asking again (a visitor who stars must see the star at once), whi
     response = app.make_response(...)      # an anonymous GET of a catalogue page
     share_refusal(request, response)       # None: may be shared
     mark_shareable(response)               # Cache-Control: public, max-age=0, s-maxage=300
-                                           # ETag: "<stamp>-<length>" (gateway.etags)
+                                           # ETag: "<stamp>-<length>" (gateway.http.etags)
 
 A shared answer carries a strong ETag, so a browser's revalidation (``max-age=0``) costs
-a 304 (``gateway.conditional``) instead of the page.
+a 304 (``gateway.http.conditional``) instead of the page.
 
 Flask adds ``Vary: Cookie`` after this hook whenever the view read the session (the
 site's layout reads the stars on every page): the cache honours it by sharing such an
@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from flask import Flask, Request, Response, current_app, request, session
 
-from gateway.etags import body_stamp, strong_etag
+from gateway.http.etags import body_stamp, strong_etag
 
 SHAREABLE_METHODS = ("GET", "HEAD")
 # Directives with which an app says "this answer is not for everyone".

@@ -49,10 +49,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from gateway.etags import stamp_of
+from gateway.http.etags import stamp_of
 
 if TYPE_CHECKING:
-    from gateway.page_stores import PageStore
+    from gateway.cache.generations import PageStore
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +104,7 @@ class Asked(Protocol):
 
 
 def cache_control(timeout: int) -> str:
-    """The Cache-Control of a shared answer (``gateway.cache_policy``), which nginx replays."""
+    """The Cache-Control of a shared answer (``gateway.cache.policy``), which nginx replays."""
     return f"public, max-age=0, s-maxage={timeout}"
 
 

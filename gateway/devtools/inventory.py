@@ -1,7 +1,7 @@
 """What the composed gateway is made of: its mount table and every route, as rows.
 
 One function per table, shared by the ``gateway routes``/``gateway mounts`` commands and
-the debug toolbar's Gateway and Routes panels (``gateway.panels``), so the terminal and
+the debug toolbar's Gateway and Routes panels (``gateway.devtools.panels``), so the terminal and
 the browser can never disagree. ``Gateway`` computes both once, after every app is
 built, and hands each app the result under ``app.extensions[EXTENSION_KEY]``::
 
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
     from gateway.mounts import Mount
 
-EXTENSION_KEY = "gateway.inventory"
+EXTENSION_KEY = "gateway.devtools.inventory"
 # Methods every rule answers by itself; listing them on each row says nothing.
 IMPLIED_METHODS = frozenset({"HEAD", "OPTIONS"})
 

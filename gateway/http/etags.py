@@ -3,7 +3,7 @@
 An answer's ETag is ``"<stamp>-<length>"`` in hex: ``stamp`` a 32-bit digest of the
 answer's identity body, ``length`` the length of the bytes sent (gzipped or not). nginx
 writes a static file's ETag as ``"<mtime>-<size>"`` in the same hex: the page files
-(``gateway.page_files``) take ``stamp`` as their mtime, so nginx's ETag for a file is
+(``gateway.cache.files``) take ``stamp`` as their mtime, so nginx's ETag for a file is
 the app's for the same answer, and a revalidation costs the same 304 on either path::
 
     tag = strong_etag(body_stamp(body), len(body))      # '"5f3c2a91-206d"'

@@ -34,7 +34,7 @@ from cachelib import SimpleCache
 
 GENERATION_KEY = "gateway:generation"
 
-# One in-process store per URL, like gateway.stores.shared_store: gateways built twice in
+# One in-process store per URL, like gateway.cache.backends.shared_store: gateways built twice in
 # one process (tests) share it.
 _simple: dict[str, SimplePages] = {}
 _lock = threading.Lock()
@@ -201,7 +201,7 @@ class RedisPages:
 
 def page_store(url: str, shared: Any, files: Path | None = None, timeout: float = 300) -> PageStore:
     """The page store for ``GATEWAY_CACHE_URL`` ``url``, beside flask-caching's ``shared``;
-    with uWSGI's cache, mirrored as files under ``files`` for nginx (gateway.page_files)."""
+    with uWSGI's cache, mirrored as files under ``files`` for nginx (gateway.cache.files)."""
     parts = urlsplit(url)
     scheme = parts.scheme or url
     if scheme == "uwsgi":
@@ -209,7 +209,7 @@ def page_store(url: str, shared: Any, files: Path | None = None, timeout: float 
         # nodes) a file on one node could not follow another node's invalidation.
         pages = UwsgiPages(parts.netloc)
         if files is not None:
-            from gateway.page_files import FilePages
+            from gateway.cache.files import FilePages
 
             return FilePages(pages, files, int(timeout), max_files=pages.capacity())
         return pages

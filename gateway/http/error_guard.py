@@ -24,7 +24,7 @@ import sys
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from gateway.request_id import ENVIRON_KEY, HEADER, current_request_id, ensure_request_id
+from gateway.http.request_id import ENVIRON_KEY, HEADER, current_request_id, ensure_request_id
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment

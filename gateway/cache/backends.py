@@ -38,7 +38,7 @@ def cache_settings(url: str) -> dict[str, Any]:
     scheme = urlsplit(url).scheme or url
     if scheme not in SCHEMES:
         raise ConfigError([f"GATEWAY_CACHE_URL {url!r}: unsupported scheme {scheme!r}"])
-    return {"CACHE_TYPE": "gateway.stores.shared_store", "CACHE_URL": url}
+    return {"CACHE_TYPE": "gateway.cache.backends.shared_store", "CACHE_URL": url}
 
 
 def _build(url: str, options: dict[str, Any]) -> BaseCache:
@@ -85,7 +85,7 @@ def check_cache_url(url: str) -> str:
     """The URL ``gateway check`` may build with outside uWSGI, after validating ``url``.
 
     uWSGI's cache exists only inside uWSGI: outside it, the caches the gateway uses
-    (``NAME`` and ``NAME-pages``, gateway.page_stores) must be ones that uwsgi.ini
+    (``NAME`` and ``NAME-pages``, gateway.cache.generations) must be ones that uwsgi.ini
     declares (``cache2 = name=...``), and the check builds on a local store.
     """
     cache_settings(url)

@@ -3,7 +3,7 @@
     app = Conditional(ResponseCache(...))
 
 Outside the response cache, so a hit and a miss revalidate alike: the answer (stored or
-fresh) is compared with the client's copy by its ETag (``gateway.etags``, weak
+fresh) is compared with the client's copy by its ETag (``gateway.http.etags``, weak
 comparison), and a match is sent as a 304 with the answer's headers but its body and
 the headers that describe the body, as nginx does for a page file with that ETag.
 """
@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from gateway.etags import none_match
+from gateway.http.etags import none_match
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment

@@ -1,0 +1,1 @@
+"""Development aids: the route and mount inventory, and the debug toolbar's panels."""
