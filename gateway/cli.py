@@ -30,9 +30,10 @@ from werkzeug.serving import run_simple
 
 from gateway.cache import files as page_files
 from gateway.cache.backends import check_cache_url
+from gateway.compose import Gateway, build_gateway
 from gateway.factory import create_app
 from gateway.http import metrics
-from gateway.mounts import Gateway, build_gateway, load_mounts
+from gateway.mounts import load_mounts
 from gateway.secret_file import FILENAME, GENERATED, ensure_secrets, read_secrets
 from gateway.settings import (
     PROFILES,

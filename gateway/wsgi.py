@@ -3,7 +3,7 @@
 import os
 import time
 
-from gateway.mounts import build_gateway
+from gateway.compose import build_gateway
 
 # Test-only: make every worker start slowly, to prove reloads lose no request.
 time.sleep(float(os.environ.get("GATEWAY_TEST_STARTUP_DELAY", "0")))

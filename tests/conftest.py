@@ -20,8 +20,8 @@ from click.testing import CliRunner
 from werkzeug.test import Client
 
 from gateway import build_gateway, create_app
+from gateway.compose import Gateway
 from gateway.extensions import db
-from gateway.mounts import Gateway
 from tests.postgres import Postgres
 
 # Generated per run: no secret, not even a test one, lives in the repo.

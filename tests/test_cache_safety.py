@@ -22,8 +22,8 @@ from werkzeug.wrappers import Request
 from gateway import build_gateway
 from gateway.cache.middleware import store_refusal
 from gateway.cache.policy import share_refusal
+from gateway.compose import Gateway
 from gateway.http.sessions import carries_session_cookie, session_cookie
-from gateway.mounts import Gateway
 from tests.conftest import AUTH, HTML, TOKEN, extension, make_settings
 
 SITE_COOKIE = "gateway_site_session"

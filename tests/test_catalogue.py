@@ -23,8 +23,8 @@ from backend_app import catalogue
 from backend_app.catalogue import schema
 from gateway import build_gateway, create_app
 from gateway.cli import main
+from gateway.compose import Gateway
 from gateway.extensions import db
-from gateway.mounts import Gateway
 from tests.conftest import AUTH, HTML, TOKEN, dispose, extension, make_settings, migrate
 
 # The schema the release before migrations created at every start (its store.py).

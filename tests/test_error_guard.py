@@ -12,9 +12,9 @@ import pytest
 from werkzeug.test import Client, create_environ, run_wsgi_app
 
 from gateway.cache.middleware import ResponseCache
+from gateway.compose import Gateway
 from gateway.http.error_guard import JSON_PAGE, ErrorGuard, error_page
 from gateway.http.request_id import ENVIRON_KEY, install_log_records
-from gateway.mounts import Gateway
 
 PAGES = {"": error_page("frontend_app"), "/backend": error_page("backend_app")}
 

@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 from werkzeug.test import Client, create_environ, run_wsgi_app
 
 from gateway import build_gateway
+from gateway.compose import Gateway
 from gateway.http.sessions import session_cookie
-from gateway.mounts import Gateway
 from tests.conftest import make_settings
 
 READ_HEADERS = [

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from werkzeug.test import Client, create_environ, run_wsgi_app
 
+from gateway.compose import Gateway
 from gateway.http.metrics import BUCKETS, LocalCounters, Metrics, nginx_allow
-from gateway.mounts import Gateway
 from tests.conftest import AUTH
 
 OWNERS = [("", "frontend"), ("/backend", "backend"), ("/_gateway", "gateway")]

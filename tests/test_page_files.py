@@ -189,9 +189,7 @@ def test_no_file_name_for_unsafe_requests(path: str, query: str) -> None:
 
 
 def test_file_names_keep_slash_query_scheme_and_coding_apart() -> None:
-    gzipped = [h for h in SITE_HEADERS if h[0] != "Content-Length"] + [
-        ("Content-Encoding", "gzip")
-    ]
+    gzipped = [h for h in SITE_HEADERS if h[0] != "Content-Length"] + [("Content-Encoding", "gzip")]
     names = {
         file_name("frontend", "html", asked(path, query), SITE_HEADERS, CONTROL)
         for path, query in [("/a", ""), ("/a/", ""), ("/a", "b"), ("/a.b", ""), ("/", "")]

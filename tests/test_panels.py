@@ -21,8 +21,8 @@ from werkzeug.test import Client
 
 from gateway import build_gateway, create_app
 from gateway.cli import main
+from gateway.compose import Gateway
 from gateway.devtools.panels import CachePanel, GatewayPanel, RoutesPanel, redact_url
-from gateway.mounts import Gateway
 from gateway.settings import GATEWAY_PANELS, ConfigError
 from tests.conftest import HTML, TOOLBAR_PATHS, make_settings
 from tests.test_settings import production

@@ -9,7 +9,7 @@ import pytest
 from werkzeug.test import Client
 
 from gateway import build_gateway
-from gateway.mounts import Gateway
+from gateway.compose import Gateway
 from tests.conftest import AUTH, HTML, extension, make_settings
 
 

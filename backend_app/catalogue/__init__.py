@@ -40,6 +40,7 @@ from backend_app.catalogue.writes import (
     update_extension,
 )
 from gateway.extensions import db, migrate
+from gateway.signals import catalogue_created
 
 __all__ = [
     "FIELDS",
@@ -110,7 +111,7 @@ def init_app(app: Flask, *, writes: bool) -> None:
             seeded = schema.upgrade().seeded
         if seeded:
             # A new catalogue: answers cached from an earlier one must not be served.
-            app.extensions["catalogue_seeded"] = True
+            catalogue_created.send(app)
 
 
 def bind_migrate(app: Flask) -> None:

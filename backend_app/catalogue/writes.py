@@ -4,7 +4,8 @@ Each write is one transaction of its own: any read transaction of the request en
 first, SQLite takes the write lock up front (``BEGIN IMMEDIATE``), and the function
 returns only after the commit, so a write that answered 2xx is durable and one that
 raised changed nothing. A write that changed the catalogue then makes the shared
-response cache stale (``data_changed``), here and nowhere else, whoever writes.
+response cache stale (``gateway.signals.catalogue_changed``), here and nowhere else,
+whoever writes.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import has_app_context
+from flask import current_app, has_app_context
 from sqlalchemy import delete, insert, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
@@ -24,8 +25,8 @@ from sqlalchemy.exc import IntegrityError
 from backend_app.catalogue.engine import WRITE
 from backend_app.catalogue.models import extensions, sign_ins
 from backend_app.catalogue.reads import get_extension, storable
-from gateway.cache.middleware import data_changed
 from gateway.extensions import db
+from gateway.signals import catalogue_changed as changed
 
 FIELDS = ("slug", "name", "category", "summary", "homepage")
 # PostgreSQL's SQLSTATE for a unique violation; SQLite says it in the message.
@@ -44,7 +45,7 @@ def now() -> str:
 def catalogue_changed() -> None:
     """After a committed change of the catalogue: every cached page derived from it is stale."""
     if has_app_context():
-        data_changed()
+        changed.send(current_app._get_current_object())  # type: ignore[attr-defined]
 
 
 @contextmanager

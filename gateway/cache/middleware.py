@@ -18,8 +18,9 @@ variant, content coding)``, the variant and coding chosen by the apps' own negot
 (``gateway.http.negotiation``); each key lives in the current data generation of the page
 store (``gateway.cache.generations``).
 
-Freshness comes from the data: the catalogue's write path calls ``data_changed()`` after
-its transaction commits, which starts a new generation. Nothing else invalidates: no
+Freshness comes from the data: the catalogue's write path sends
+``gateway.signals.catalogue_changed`` after its transaction commits, and the composition
+calls ``invalidate()``, which starts a new generation. Nothing else invalidates: no
 method, status or route of a request does.
 
 Failure: a store that errs or times out is skipped for ``retry_after`` seconds (pages are
@@ -46,8 +47,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from flask import current_app
-
 from gateway.cache.policy import KEYED_VARY, PRIVATE_DIRECTIVES
 from gateway.http.metrics import Counters as MetricCounters
 from gateway.http.metrics import LocalCounters, bypass_key, cache_key
@@ -61,7 +60,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-EXTENSION_KEY = "gateway.cache.middleware"  # where each app finds the cache (data_changed)
+EXTENSION_KEY = "gateway.cache.middleware"  # where each app finds the cache (toolbar panel)
 TRACE_KEY = "gateway.cache"  # the environ key of a request's trace
 FAILED = object()  # what a guarded store call returns when the store failed
 SAFE_METHODS = ("GET", "HEAD")
@@ -148,13 +147,6 @@ def store_refusal(status: str, headers: list[tuple[str, str]], max_size: int) ->
     if int(length) > max_size:
         return f"larger than {max_size} bytes"
     return None
-
-
-def data_changed() -> None:
-    """Make every shared answer stale: call after a write to the catalogue committed."""
-    cache = current_app.extensions.get(EXTENSION_KEY)
-    if cache is not None:
-        cache.invalidate()
 
 
 @dataclass

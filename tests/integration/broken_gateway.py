@@ -4,7 +4,7 @@ nginx answer when a layer around the apps, not an app, breaks."""
 from typing import Any
 
 from gateway.cache.middleware import ResponseCache
-from gateway.mounts import build_gateway
+from gateway.compose import build_gateway
 
 
 def _broken(self: ResponseCache, path: str) -> Any:

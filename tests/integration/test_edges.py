@@ -262,7 +262,7 @@ def www_data_can_run(checkout: Path) -> bool:
             "--",
             f"{sys.prefix}/bin/python",
             "-c",
-            "import gateway.mounts",
+            "import gateway.compose",
         ],
         cwd=checkout,
         capture_output=True,
@@ -391,8 +391,15 @@ header_bytes = st.one_of(
     st.binary(max_size=200),
     st.binary(min_size=3000, max_size=7000),
     st.sampled_from(
-        [b"theme=caf\xe9", b"gateway_site_session=caf\xe9", b"gateway_api_session=\xff\xfe",
-         b"\xe9\"; gateway_site_session=x", b"\x00", b"\x7f\x1b[31m", b"\xc3\x28"]
+        [
+            b"theme=caf\xe9",
+            b"gateway_site_session=caf\xe9",
+            b"gateway_api_session=\xff\xfe",
+            b'\xe9"; gateway_site_session=x',
+            b"\x00",
+            b"\x7f\x1b[31m",
+            b"\xc3\x28",
+        ]
     ),  # fmt: skip
 ).map(lambda value: value.replace(b"\r", b"").replace(b"\n", b""))
 
