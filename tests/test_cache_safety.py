@@ -20,8 +20,7 @@ from werkzeug.test import Client
 from werkzeug.wrappers import Request
 
 from gateway import build_gateway
-from gateway.cache.middleware import store_refusal
-from gateway.cache.policy import share_refusal
+from gateway.cache.policy import share_refusal, store_refusal
 from gateway.compose import Gateway
 from gateway.http.sessions import carries_session_cookie, session_cookie
 from tests.conftest import AUTH, HTML, TOKEN, extension, make_settings

@@ -485,7 +485,7 @@ def test_a_production_worker_never_imports_alembic(tmp_path: Path) -> None:
 
 
 def test_flask_migrate_commands_work_on_the_api(tmp_path: Path) -> None:
-    env = {**os.environ, **make_settings(tmp_path), "FLASK_APP": "backend_app"}
+    env = {**os.environ, **make_settings(tmp_path), "FLASK_APP": "gateway.cli:catalogue_app"}
     flask = Path(sys.executable).parent / "flask"
     for args, expected in ((["db", "current"], "0002 (head)"), (["db", "history"], "-> 0002")):
         done = subprocess.run([flask, *args], env=env, capture_output=True, text=True, timeout=60)

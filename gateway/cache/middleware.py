@@ -39,15 +39,16 @@ into ``environ["gateway.cache"]``.
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import logging
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, Final, NamedTuple, ParamSpec, TypeVar
 
-from gateway.cache.policy import KEYED_VARY, PRIVATE_DIRECTIVES
+from gateway.cache.policy import store_refusal
 from gateway.http.metrics import Counters as MetricCounters
 from gateway.http.metrics import LocalCounters, bypass_key, cache_key
 from gateway.http.negotiation import preferred_encoding, preferred_type
@@ -56,13 +57,23 @@ from gateway.http.sessions import carries_session_cookie
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
-    from gateway.cache.generations import PageStore
+    from gateway.cache.generations import Entry, PageStore
 
 log = logging.getLogger(__name__)
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+class Failed(enum.Enum):
+    """What a guarded store call returns when the store failed or is being skipped."""
+
+    FAILED = "failed"
+
+
+FAILED: Final = Failed.FAILED
 
 EXTENSION_KEY = "gateway.cache.middleware"  # where each app finds the cache (toolbar panel)
 TRACE_KEY = "gateway.cache"  # the environ key of a request's trace
-FAILED = object()  # what a guarded store call returns when the store failed
 SAFE_METHODS = ("GET", "HEAD")
 # Headers that describe one connection or one request, never replayed.
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "x-request-id", "x-cache"}
@@ -123,32 +134,6 @@ class Counters:
         return dict(self.__dict__)
 
 
-def store_refusal(status: str, headers: list[tuple[str, str]], max_size: int) -> str | None:
-    """None when an answer with this status and these headers may be stored, else why."""
-    if not status.startswith("200"):
-        return f"status {status[:3]} is not 200"
-    found: dict[str, list[str]] = {}
-    for name, value in headers:
-        found.setdefault(name.lower(), []).append(value.lower())
-    if "set-cookie" in found:
-        return "the answer sets a cookie"
-    control = ",".join(found.get("cache-control", []))
-    for directive in PRIVATE_DIRECTIVES:
-        if directive in control:
-            return f"Cache-Control: {directive}"
-    if "public" not in control:
-        return "the app did not mark the answer public"
-    vary = {v.strip() for value in found.get("vary", []) for v in value.split(",") if v.strip()}
-    if "*" in vary or vary - KEYED_VARY:
-        return f"Vary: {', '.join(sorted(vary))}"
-    length = found.get("content-length", [None])[0]
-    if length is None or not length.isdigit():
-        return "no Content-Length"
-    if int(length) > max_size:
-        return f"larger than {max_size} bytes"
-    return None
-
-
 @dataclass
 class ResponseCache:
     """WSGI middleware: answer shareable GETs from the page store."""
@@ -179,12 +164,13 @@ class ResponseCache:
 
     # -- the store, guarded -----------------------------------------------------------
 
-    def _call(self, name: str, *args: Any) -> Any:
-        """Call the page store; on any error skip it for ``retry_after`` seconds: FAILED."""
+    def _guarded(self, call: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T | Failed:
+        """``call`` the page store; on any error skip it for ``retry_after`` seconds and
+        return FAILED (also while it is skipped)."""
         if time.monotonic() < self.down_until:
             return FAILED
         try:
-            result = getattr(self.pages, name)(*args)
+            result = call(*args, **kwargs)
         except Exception as exc:  # noqa: BLE001 - any store failure means "uncached"
             with self.lock:
                 self.down_until = time.monotonic() + self.retry_after
@@ -204,20 +190,18 @@ class ResponseCache:
 
     def generation(self) -> str | None:
         """The current data generation (started when the store has none); None if down."""
-        token = self._call("generation")
+        token = self._guarded(self.pages.generation)
         if token is None:  # never set, or evicted: start one
-            token = self._call("renew")
-        return token if isinstance(token, str) else None
+            token = self._guarded(self.pages.renew)
+        return None if token is FAILED else token
 
     def invalidate(self) -> bool:
         """Start a new data generation: every stored answer is stale at once."""
-        if self._call("renew") is not FAILED:
+        if self._guarded(self.pages.renew) is not FAILED:
             return True
         # The store is down or skipped: its old generation comes back unreachable (it is
         # renewed on recovery), but files nginx serves by itself must go now.
-        withdraw = getattr(self.pages, "withdraw", None)
-        if withdraw is not None:
-            withdraw()
+        self.pages.withdraw()
         return False
 
     # -- the middleware ---------------------------------------------------------------
@@ -287,7 +271,7 @@ class ResponseCache:
             self.metrics.inc(cache_key(route.namespace, "error"))
             trace["ops"].append({"op": "get", "key": key, "result": "error"})
             return self.app(environ, start_response)
-        entry = self._call("get", generation, key)
+        entry = self._guarded(self.pages.get, generation, key)
         if entry is FAILED:
             counters.errors += 1
             self.metrics.inc(cache_key(route.namespace, "error"))
@@ -366,35 +350,20 @@ class ResponseCache:
             self._remember_unshared(requested, "too big")
             return [body]
         kept = [(k, v) for k, v in captured["headers"] if k.lower() not in HOP_BY_HOP]
-        entry = (captured["status"], kept, body)
+        entry: Entry = (captured["status"], kept, body)
         # The generation read before the app ran: an answer rendered from data that
         # changed meanwhile lands in the old, unreachable generation.
-        if self._call("set", generation, key, entry, self.timeout) is True:
+        if self._guarded(self.pages.set, generation, key, entry, self.timeout) is True:
             counters.sets += 1
             self.metrics.inc(cache_key(route.namespace, "store"))
             ops.append({"op": "set", "key": key, "result": "stored"})
-            self._publish(route, requested, generation, kept, body)
+            variant = "html" if requested.variant == "text/html" else "json"
+            self.pages.publish(generation, route.namespace, variant, requested, kept, body)
         else:
             counters.errors += 1
             self.metrics.inc(cache_key(route.namespace, "error"))
             ops.append({"op": "set", "key": key, "result": "error"})
         return [body]
-
-    def _publish(
-        self,
-        route: Route,
-        requested: Requested,
-        generation: str,
-        headers: list[tuple[str, str]],
-        body: bytes,
-    ) -> None:
-        """Also write the answer as a file for nginx, when the store keeps files
-        (``gateway.cache.files``) and nginx would replay this answer exactly."""
-        publish = getattr(self.pages, "publish", None)
-        if publish is None:
-            return
-        variant = "html" if requested.variant == "text/html" else "json"
-        publish(generation, route.namespace, variant, requested, headers, body)
 
     def stats(self) -> dict[str, Any]:
         """This process's counters per namespace, the store's evictions, and its state."""
