@@ -40,7 +40,7 @@ from gateway.http.request_id import HEADER, current_request_id
 # app's sees only the app's, and neither needs to learn of these. Autoescaping is set here
 # rather than inherited from the toolbar, because every value shown may come from a request.
 TEMPLATES = Environment(
-    loader=PackageLoader(__name__.rpartition(".")[0]),
+    loader=PackageLoader("gateway.devtools"),
     autoescape=True,
     undefined=StrictUndefined,
     trim_blocks=True,
