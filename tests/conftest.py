@@ -19,9 +19,9 @@ import pytest
 from click.testing import CliRunner
 from werkzeug.test import Client
 
-from gateway import build_gateway, create_app
-from gateway.compose import Gateway
+from gateway.compose import Gateway, build_gateway
 from gateway.extensions import db
+from gateway.factory import create_app
 from tests.postgres import Postgres
 
 # Generated per run: no secret, not even a test one, lives in the repo.

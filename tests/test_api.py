@@ -11,8 +11,7 @@ from typing import Any
 import pytest
 from werkzeug.test import Client
 
-from gateway import build_gateway
-from gateway.compose import Gateway
+from gateway.compose import Gateway, build_gateway
 from tests.conftest import AUTH, HTML, corrupt_catalogue, extension, make_settings
 
 

@@ -19,9 +19,8 @@ from hypothesis import strategies as st
 from werkzeug.test import Client
 from werkzeug.wrappers import Request
 
-from gateway import build_gateway
 from gateway.cache.policy import share_refusal, store_refusal
-from gateway.compose import Gateway
+from gateway.compose import Gateway, build_gateway
 from gateway.http.sessions import carries_session_cookie, session_cookie
 from tests.conftest import AUTH, HTML, TOKEN, extension, make_settings
 

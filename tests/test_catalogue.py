@@ -21,10 +21,10 @@ from werkzeug.test import Client
 
 from backend_app import catalogue
 from backend_app.catalogue import schema
-from gateway import build_gateway, create_app
 from gateway.cli import main
-from gateway.compose import Gateway
+from gateway.compose import Gateway, build_gateway
 from gateway.extensions import db
+from gateway.factory import create_app
 from tests.conftest import AUTH, HTML, TOKEN, dispose, extension, make_settings, migrate
 
 # The schema the release before migrations created at every start (its store.py).
@@ -469,7 +469,7 @@ def test_a_production_worker_never_imports_alembic(tmp_path: Path) -> None:
         **make_settings(tmp_path, GATEWAY_PROFILE="production", GATEWAY_TRUSTED_HOSTS="localhost"),
     }
     code = (
-        "import json, sys; from gateway import build_gateway; "
+        "import json, sys; from gateway.compose import build_gateway; "
         "build_gateway(json.loads(sys.argv[1])); "
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('alembic', 'flask_migrate')))"
     )

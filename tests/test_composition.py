@@ -14,8 +14,8 @@ from flask import url_for
 from werkzeug.test import Client
 
 from backend_app import catalogue
-from gateway import build_gateway, create_app
-from gateway.compose import Gateway
+from gateway.compose import Gateway, build_gateway
+from gateway.factory import create_app
 from gateway.mounts import Mount, load_mounts, validate_mounts
 from gateway.settings import ConfigError
 from tests.conftest import HTML, TOKEN, corrupt_catalogue, dispose, make_settings

@@ -21,12 +21,12 @@ from jinja2 import TemplateNotFound
 from markupsafe import Markup
 from werkzeug.test import Client
 
-from gateway import build_gateway, create_app
 from gateway.cli import main
-from gateway.compose import Gateway
+from gateway.compose import Gateway, build_gateway
 from gateway.devtools.inventory import EXTENSION_KEY as INVENTORY_KEY
 from gateway.devtools.inventory import Inventory, MountRow, RouteRow
 from gateway.devtools.panels import CachePanel, GatewayPanel, RoutesPanel, redact_url
+from gateway.factory import create_app
 from gateway.settings import GATEWAY_PANELS, ConfigError
 from tests.conftest import HTML, TOOLBAR_PATHS, make_settings
 from tests.test_settings import production

@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 from werkzeug.test import Client
 
-from gateway import build_gateway
-from gateway.compose import Gateway
+from gateway.compose import Gateway, build_gateway
 from tests.conftest import AUTH, HTML, extension, make_settings
 
 

@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 from werkzeug.test import Client
 
-from gateway import build_gateway, create_app
+from gateway.compose import build_gateway
 from gateway.extensions import cache
+from gateway.factory import create_app
 from gateway.secret_file import ensure_secrets, read_secrets
 from gateway.settings import ConfigError
 from tests.conftest import HTML, make_settings, migrate

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from werkzeug.test import Client
 
-from gateway import build_gateway
+from gateway.compose import build_gateway
 from tests.conftest import HTML, corrupt_catalogue, make_settings
 
 

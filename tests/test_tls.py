@@ -15,7 +15,7 @@ import pytest
 from flask import url_for
 from werkzeug.test import Client
 
-from gateway import build_gateway
+from gateway.compose import build_gateway
 from gateway.settings import ConfigError
 from gateway.tls import secure_cookie_name, tls_problems
 from tests.conftest import HTML, make_settings, migrate
