@@ -73,7 +73,11 @@ class Failed(enum.Enum):
 FAILED: Final = Failed.FAILED
 
 EXTENSION_KEY = "gateway.cache.middleware"  # where each app finds the cache (toolbar panel)
-TRACE_KEY = "gateway.cache"  # the environ key of a request's trace
+TRACE_KEY = "gateway.cache"  # the environ key of a request's trace (or None)
+# A request's reads and writes of the store, for the toolbar: store, ops, bypass.
+Trace = dict[str, Any]
+# The per-namespace counter of each store event.
+COUNTER_OF = {"hit": "hits", "miss": "misses", "store": "sets", "error": "errors"}
 SAFE_METHODS = ("GET", "HEAD")
 # Headers that describe one connection or one request, never replayed.
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "x-request-id", "x-cache"}
@@ -149,14 +153,18 @@ class ResponseCache:
     retry_after: float = 5.0
     counters: dict[str, Counters] = field(default_factory=dict)
     # (host, path, query, Accept) of answers the app refused to share, with the reason.
-    unshared: dict[Requested, str] = field(default_factory=dict)
+    unshared: dict[tuple[str, ...], str] = field(default_factory=dict)
     down_until: float = 0.0
     failing: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
     # The gateway's counters (gateway.http.metrics), shared by every worker under uWSGI.
     metrics: MetricCounters = field(default_factory=LocalCounters)
 
+    tracing: bool = field(init=False)
+
     def __post_init__(self) -> None:
+        # Where a toolbar runs, each request's store operations are traced for its panel.
+        self.tracing = any(route.never == "toolbar" for route in self.routes)
         # Longest prefix first, like DispatcherMiddleware; "" (the default app) last.
         self.routes.sort(key=lambda r: len(r.prefix), reverse=True)
         for route in self.routes:
@@ -225,17 +233,20 @@ class ResponseCache:
         return None, None
 
     @staticmethod
-    def requested(environ: WSGIEnvironment) -> Requested:
-        """What this request asks for, read before the dispatcher moves the prefix."""
-        return Requested(
+    def asked(environ: WSGIEnvironment) -> tuple[str, str, str, str, str, str]:
+        """What this request asks for, read before the dispatcher moves the prefix: the
+        fields of its ``Requested``, as a plain tuple (equal to it, and cheaper to build
+        on every request; most never need the rest of ``Requested``)."""
+        get = environ.get
+        return (
             # The scheme and host too: an answer for one (trusted) host or scheme, whose
             # external URLs name it, never serves another.
-            scheme=environ.get("wsgi.url_scheme", "http"),
-            host=environ.get("HTTP_HOST", ""),
-            path=environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", ""),
-            query=environ.get("QUERY_STRING", ""),
-            accept=environ.get("HTTP_ACCEPT", ""),
-            accept_encoding=environ.get("HTTP_ACCEPT_ENCODING", ""),
+            get("wsgi.url_scheme", "http"),
+            get("HTTP_HOST", ""),
+            get("SCRIPT_NAME", "") + get("PATH_INFO", ""),
+            get("QUERY_STRING", ""),
+            get("HTTP_ACCEPT", ""),
+            get("HTTP_ACCEPT_ENCODING", ""),
         )
 
     def key(self, route: Route, requested: Requested) -> str:
@@ -245,51 +256,69 @@ class ResponseCache:
         return f"{route.namespace}:{digest.hexdigest()}"
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        trace: dict[str, Any] = {"store": self.pages.name, "ops": [], "bypass": None}
+        # The trace is for the toolbar's Cache panel: built only where a toolbar runs.
+        trace: Trace | None = None
+        if self.tracing:
+            trace = {"store": self.pages.name, "ops": [], "bypass": None}
         environ[TRACE_KEY] = trace
         method = environ.get("REQUEST_METHOD", "GET")
         route = self.route_of(environ.get("PATH_INFO", "") or "/")
         if method not in SAFE_METHODS:
-            trace["bypass"] = f"{method} is never answered from the store"
-            self.metrics.inc(bypass_key(route.namespace, "method"))
+            self._bypassed(trace, route, "method", f"{method} is never answered from the store")
             return self.app(environ, start_response)
-        reason, trace["bypass"] = self.bypass(route, environ)
-        if reason:
-            self.metrics.inc(bypass_key(route.namespace, reason))
+        reason, why = self.bypass(route, environ)
+        if reason and why:
+            self._bypassed(trace, route, reason, why)
             return self.app(environ, start_response)
-        requested = self.requested(environ)
-        refusal = self.unshared.get(requested)
+        asked = self.asked(environ)
+        refusal = self.unshared.get(asked)
         if refusal is not None:
-            trace["bypass"] = f"its last answer was not shareable ({refusal})"
-            self.metrics.inc(bypass_key(route.namespace, "unshared"))
-            return self._unshared(environ, start_response, requested)
+            self._bypassed(trace, route, "unshared", "its last answer was not shareable", refusal)
+            return self._unshared(environ, start_response, asked)
+        requested = Requested(*asked)
         counters = self.counters[route.namespace]
         generation = self.generation()
         key = self.key(route, requested)
         if generation is None:  # the store is down: serve uncached
-            counters.errors += 1
-            self.metrics.inc(cache_key(route.namespace, "error"))
-            trace["ops"].append({"op": "get", "key": key, "result": "error"})
+            self._counted(trace, route, counters, "error", "get", key)
             return self.app(environ, start_response)
         entry = self._guarded(self.pages.get, generation, key)
         if entry is FAILED:
-            counters.errors += 1
-            self.metrics.inc(cache_key(route.namespace, "error"))
-            trace["ops"].append({"op": "get", "key": key, "result": "error"})
+            self._counted(trace, route, counters, "error", "get", key)
             return self.app(environ, start_response)
         if entry is not None:
-            counters.hits += 1
-            self.metrics.inc(cache_key(route.namespace, "hit"))
-            trace["ops"].append({"op": "get", "key": key, "result": "hit"})
+            self._counted(trace, route, counters, "hit", "get", key)
             status, headers, body = entry
             start_response(status, [*headers, ("X-Cache", "HIT")])
             return [] if method == "HEAD" else [body]
-        counters.misses += 1
-        self.metrics.inc(cache_key(route.namespace, "miss"))
-        trace["ops"].append({"op": "get", "key": key, "result": "miss"})
-        return self._miss(environ, start_response, generation, key, counters, route, requested)
+        self._counted(trace, route, counters, "miss", "get", key)
+        return self._miss(environ, start_response, trace, generation, key, route, requested)
 
-    def _remember_unshared(self, requested: Requested, refusal: str) -> None:
+    def _bypassed(
+        self, trace: Trace | None, route: Route, reason: str, why: str, detail: str = ""
+    ) -> None:
+        """Count a request the store is not used for (and say why, for the toolbar)."""
+        self.metrics.inc(bypass_key(route.namespace, reason))
+        if trace is not None:
+            trace["bypass"] = f"{why} ({detail})" if detail else why
+
+    def _counted(
+        self,
+        trace: Trace | None,
+        route: Route,
+        counters: Counters,
+        event: str,
+        op: str,
+        key: str,
+        result: str = "",
+    ) -> None:
+        """Count one store event (hit, miss, store, error) and trace its operation."""
+        setattr(counters, COUNTER_OF[event], getattr(counters, COUNTER_OF[event]) + 1)
+        self.metrics.inc(cache_key(route.namespace, event))
+        if trace is not None:
+            trace["ops"].append({"op": op, "key": key, "result": result or event})
+
+    def _remember_unshared(self, requested: tuple[str, ...], refusal: str) -> None:
         if len(self.unshared) >= MAX_UNSHARED:
             self.unshared.clear()
         self.unshared[requested] = refusal
@@ -298,7 +327,7 @@ class ResponseCache:
         self,
         environ: WSGIEnvironment,
         start_response: StartResponse,
-        requested: Requested,
+        requested: tuple[str, ...],
     ) -> Iterable[bytes]:
         """Run the app for a URL whose last answer was not shareable; nothing is stored
         (no generation was read before the app ran), but a shareable answer is noticed."""
@@ -314,15 +343,14 @@ class ResponseCache:
         self,
         environ: WSGIEnvironment,
         start_response: StartResponse,
+        trace: Trace | None,
         generation: str,
         key: str,
-        counters: Counters,
         route: Route,
         requested: Requested,
     ) -> Iterable[bytes]:
         """Run the app; keep its answer when it may be shared."""
         captured: dict[str, Any] = {}
-        ops: list[dict[str, str]] = environ[TRACE_KEY]["ops"]
 
         def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
             captured["status"], captured["headers"] = status, headers
@@ -334,7 +362,7 @@ class ResponseCache:
             return body_iter
         refusal = captured.get("refusal", "not started")
         if refusal:
-            ops.append({"op": "set", "key": key, "result": f"not stored: {refusal}"})
+            self._not_stored(trace, key, refusal)
             if "refusal" in captured:  # the app answered, and would not share it
                 self._remember_unshared(requested, refusal)
             return body_iter
@@ -344,9 +372,10 @@ class ResponseCache:
             close = getattr(body_iter, "close", None)
             if close is not None:
                 close()
+        counters = self.counters[route.namespace]
         if len(body) > self.max_size:
             counters.too_big += 1
-            ops.append({"op": "set", "key": key, "result": "not stored: too big"})
+            self._not_stored(trace, key, "too big")
             self._remember_unshared(requested, "too big")
             return [body]
         kept = [(k, v) for k, v in captured["headers"] if k.lower() not in HOP_BY_HOP]
@@ -354,16 +383,17 @@ class ResponseCache:
         # The generation read before the app ran: an answer rendered from data that
         # changed meanwhile lands in the old, unreachable generation.
         if self._guarded(self.pages.set, generation, key, entry, self.timeout) is True:
-            counters.sets += 1
-            self.metrics.inc(cache_key(route.namespace, "store"))
-            ops.append({"op": "set", "key": key, "result": "stored"})
+            self._counted(trace, route, counters, "store", "set", key, "stored")
             variant = "html" if requested.variant == "text/html" else "json"
             self.pages.publish(generation, route.namespace, variant, requested, kept, body)
         else:
-            counters.errors += 1
-            self.metrics.inc(cache_key(route.namespace, "error"))
-            ops.append({"op": "set", "key": key, "result": "error"})
+            self._counted(trace, route, counters, "error", "set", key)
         return [body]
+
+    @staticmethod
+    def _not_stored(trace: Trace | None, key: str, refusal: str) -> None:
+        if trace is not None:
+            trace["ops"].append({"op": "set", "key": key, "result": f"not stored: {refusal}"})
 
     def stats(self) -> dict[str, Any]:
         """This process's counters per namespace, the store's evictions, and its state."""

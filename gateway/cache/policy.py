@@ -22,6 +22,7 @@ answer only among requests that carry no session cookie of that app.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import lru_cache
 
 from flask import Flask, Request, Response, current_app, request, session
 
@@ -38,22 +39,41 @@ def answer_refusal(status: str, headers: Iterable[tuple[str, str]]) -> str | Non
     """The rules on the answer itself, which the app's hook (``share_refusal``) and the
     store (``store_refusal``) both apply: None when nothing in the status line and the
     headers makes the answer this visitor's, else the rule that refuses it."""
+    return _refusal(status, headers)[0]
+
+
+def _refusal(status: str, headers: Iterable[tuple[str, str]]) -> tuple[str | None, str, str | None]:
+    """``answer_refusal``, and what the store also needs of the same single pass over the
+    headers: the Cache-Control (lower case) and the Content-Length."""
     if not status.startswith("200"):
-        return f"status {status[:3]} is not 200"
-    found: dict[str, list[str]] = {}
+        return f"status {status[:3]} is not 200", "", None
+    control = vary = ""
+    length = None
     for name, value in headers:
-        found.setdefault(name.lower(), []).append(value.lower())
-    if "set-cookie" in found:
-        return "the answer sets a cookie"
-    control = ",".join(found.get("cache-control", ()))
+        lowered = name.lower()
+        if lowered == "set-cookie":
+            return "the answer sets a cookie", "", None
+        if lowered == "cache-control":
+            control = f"{control},{value.lower()}"
+        elif lowered == "vary":
+            vary = f"{vary},{value}"
+        elif lowered == "content-length" and length is None:
+            length = value
     for directive in PRIVATE_DIRECTIVES:
         if directive in control:
-            return f"Cache-Control: {directive}"
-    vary = {v.strip() for value in found.get("vary", ()) for v in value.split(",")} - {""}
-    if "*" in vary:
+            return f"Cache-Control: {directive}", control, length
+    return _vary_refusal(vary) if vary else None, control, length
+
+
+@lru_cache(maxsize=256)
+def _vary_refusal(vary: str) -> str | None:
+    """The refusal of a Vary (all its headers' values joined by commas), or None; the
+    same few values come back on every answer, so each is parsed once."""
+    names = {v.strip() for v in vary.lower().split(",")} - {""}
+    if "*" in names:
         return "Vary: *"
-    if vary - KEYED_VARY:
-        return f"Vary on {', '.join(sorted(vary - KEYED_VARY))}"
+    if names - KEYED_VARY:
+        return f"Vary on {', '.join(sorted(names - KEYED_VARY))}"
     return None
 
 
@@ -79,17 +99,9 @@ def share_refusal(req: Request, response: Response) -> str | None:
 def store_refusal(status: str, headers: list[tuple[str, str]], max_size: int) -> str | None:
     """None when the response cache may keep an answer with this status line and these
     headers (the app marked it public, and it is at most ``max_size`` bytes), else why."""
-    refusal = answer_refusal(status, headers)
+    refusal, control, length = _refusal(status, headers)
     if refusal is not None:
         return refusal
-    control = ""
-    length = None
-    for name, value in headers:
-        lowered = name.lower()
-        if lowered == "cache-control":
-            control += value.lower()
-        elif lowered == "content-length" and length is None:
-            length = value
     if "public" not in control:
         return "the app did not mark the answer public"
     if length is None or not length.isdigit():

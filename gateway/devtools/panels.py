@@ -30,7 +30,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from werkzeug import Request, Response
 
 from gateway.cache.middleware import EXTENSION_KEY as CACHE_KEY
-from gateway.cache.middleware import TRACE_KEY, ResponseCache
+from gateway.cache.middleware import TRACE_KEY, Requested, ResponseCache
 from gateway.cache.policy import share_refusal
 from gateway.devtools.inventory import EXTENSION_KEY as INVENTORY_KEY
 from gateway.devtools.inventory import Inventory, route_table
@@ -209,7 +209,7 @@ class CachePanel(InlinePanel):
         # The key the cache gives this URL, to show also when it bypassed the store.
         cache = current_app.extensions.get(CACHE_KEY)
         if isinstance(cache, ResponseCache):
-            requested = cache.requested(request.environ)
+            requested = Requested(*cache.asked(request.environ))
             self.key = cache.key(cache.route_of(requested.path or "/"), requested)
 
     def process_response(self, req: Request, response: Response) -> None:
