@@ -47,9 +47,10 @@ wait_http() {
     done
 }
 
-# uwsgi_stop RUN_DIR SECONDS: graceful stop through the master FIFO, then force.
+# uwsgi_stop RUN_DIR: graceful stop through the master FIFO, forced after 8 s: longer
+# than uwsgi.ini's worker-reload-mercy, well under systemd's TimeoutStopSec.
 uwsgi_stop() {
-    local run_dir=$1 limit=$2 pid
+    local run_dir=$1 limit=8 pid
     if ! alive "$run_dir/uwsgi.pid"; then
         rm -f "$run_dir/uwsgi.fifo"
         return 0
