@@ -308,6 +308,7 @@ def main() -> None:
         shutil.copytree(REPO / "frontend_app" / "static", home / "frontend_app" / "static")
         shutil.copy(page, home / "frontend_app" / "static" / "page.html")
         (home / "backend_app").symlink_to(REPO / "backend_app")
+        (home / "deploy").symlink_to(REPO / "deploy")
         bare = uwsgi_site(base, "bare", "bench.bare:application", env, static_home=home)
         trust = uwsgi_site(base, "trust", "bench.trust:application", env)
         guni = gunicorn_site(base, env, page)

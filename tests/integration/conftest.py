@@ -125,15 +125,6 @@ def wait_until_healthy(
         time.sleep(0.05)
 
 
-def render(template: Path, values: dict[str, str]) -> str:
-    """``template`` with every ``@NAME@`` replaced, as deploy/lib.sh's render does."""
-    text = template.read_text()
-    for name, value in values.items():
-        text = text.replace(f"@{name}@", value)
-    assert not re.search(r"@[A-Z_]+@", text), "a placeholder is left"
-    return text
-
-
 @dataclass
 class Runner:
     """A `make run` stack (deploy/run) in a private data dir."""
