@@ -175,7 +175,7 @@ def file_hits(log_dir: str | None) -> int:
 
 
 def server_count(run_dir: str | None, name: str) -> int:
-    """A count the server scripts keep in the run dir (deploy/chain_reload.py: reloads)."""
+    """A count the server keeps in the run dir (gateway.chain_reload: reloads)."""
     if not run_dir:
         return 0
     try:

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 
-from tests.integration.conftest import REPO, Reply, Runner, request
+from tests.integration.conftest import Reply, Runner, request
 
 # A cookie that names "session" (no app's): nginx passes the request to the app.
 THROUGH_PYTHON = {"Cookie": "probe_session=1"}
@@ -45,7 +45,7 @@ def test_every_request_counted_once_over_all_workers_and_a_reload(stack: Runner)
         n += 1
     # Replace every worker, as `service uwsgi reload` does, in the middle of the count.
     chained = subprocess.run(
-        [sys.executable, str(REPO / "deploy" / "chain_reload.py"), str(stack.run_dir), "60"],
+        [sys.executable, "-m", "gateway.chain_reload", str(stack.run_dir), "60"],
         capture_output=True, text=True, timeout=90,
     )  # fmt: skip
     assert chained.returncode == 0, chained.stderr
