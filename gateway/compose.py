@@ -26,7 +26,7 @@ from gateway.devtools.inventory import EXTENSION_KEY as INVENTORY_KEY
 from gateway.devtools.inventory import Inventory, RouteRow, mount_table, route_table
 from gateway.extensions import cache
 from gateway.factory import create_app
-from gateway.health import HealthApp
+from gateway.health import HealthApp, checks_of
 from gateway.http.compression import Compression
 from gateway.http.conditional import Conditional
 from gateway.http.error_guard import JSON_PAGE, ErrorGuard, error_page
@@ -59,7 +59,9 @@ class Gateway:
         self.mounts = mounts
         default = apps[""]
         self.health = HealthApp(
-            apps, timeout=default.config["HEALTH_TIMEOUT"], build_id=default.config["BUILD_ID"]
+            checks_of(apps),
+            timeout=default.config["HEALTH_TIMEOUT"],
+            build_id=default.config["BUILD_ID"],
         )
         mounted: dict[str, Any] = {p: a for p, a in apps.items() if p}
         mounted[GATEWAY_PREFIX] = self.health

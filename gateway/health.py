@@ -27,6 +27,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -99,22 +100,48 @@ def _shown(app: Flask) -> str:
     return url.render_as_string(hide_password=True) if url is not None else "none"
 
 
+@dataclass
+class Checks:
+    """What ``HealthApp`` runs: plain callables that raise when their part is down."""
+
+    # Each mount's shown prefix ("/" for the default app): its app's name and check.
+    apps: dict[str, tuple[str, Callable[[], None]]]
+    cache: Callable[[], None]
+    database: Callable[[], None]
+    database_url: str  # as shown, without its password
+    # Text never shown in a failure's reason (the database's password).
+    hidden: str | None = None
+    # This node's secrets beside those of the other nodes sharing the database.
+    peers: Callable[[], dict[str, Any]] | None = None
+
+
+def checks_of(apps: dict[str, Flask]) -> Checks:
+    """The checks of the mounted ``apps`` (by prefix), each run in its app's context."""
+    default = apps[""]
+    password = getattr(default.config.get("DATABASE_URL"), "password", None)
+    return Checks(
+        apps={prefix or "/": (app.name, _app_check(app)) for prefix, app in apps.items()},
+        cache=partial(_cache_check, default),
+        database=partial(_database_check, default),
+        database_url=_shown(default),
+        hidden=str(password) if password else None,
+        peers=_peers_check(apps),
+    )
+
+
 class HealthApp:
     """A WSGI app answering ``/health`` with the JSON state of the gateway."""
 
-    def __init__(self, apps: dict[str, Flask], timeout: float, build_id: str) -> None:
-        self.apps = apps
+    def __init__(self, checks: Checks, timeout: float, build_id: str) -> None:
+        self.checks = checks
         # Set by the gateway: /_gateway/metrics's text, for local clients only.
         self.metrics: Callable[[], str] | None = None
         self.metrics_clients: frozenset[str] = frozenset({"127.0.0.1", "::1"})
         self.timeout = timeout
         self.build_id = build_id
-        self.checks = {prefix or "/": _app_check(app) for prefix, app in apps.items()}
-        self.default_app = apps[""]
         # Set by the gateway when the response cache runs: its counters in this process.
         self.cache_stats: Callable[[], dict[str, Any]] | None = None
-        # This node's secrets beside those of the other nodes sharing the database.
-        self.peers = _peers_check(apps)
+        self.peers = checks.peers
 
     def _run(self, checks: dict[str, Callable[[], None]]) -> dict[str, str]:
         """Run every check in parallel; each result is ``ok`` or the reason it failed."""
@@ -138,21 +165,20 @@ class HealthApp:
     def _reason(self, exc: Exception) -> str:
         """The first line of ``exc``, without the database's password should it appear."""
         text = str(exc).splitlines()[0] if str(exc) else ""
-        password = getattr(self.default_app.config.get("DATABASE_URL"), "password", None)
-        if password:
-            text = text.replace(str(password), "***")
+        if self.checks.hidden:
+            text = text.replace(self.checks.hidden, "***")
         return f"{type(exc).__name__}: {text}"
 
     def state(self) -> tuple[int, dict[str, object]]:
         """The HTTP status and JSON body of the health answer."""
-        checks = dict(self.checks)
-        checks["cache"] = lambda: _cache_check(self.default_app)
-        checks["database"] = lambda: _database_check(self.default_app)
+        checks = {prefix: check for prefix, (_, check) in self.checks.apps.items()}
+        checks["cache"] = self.checks.cache
+        checks["database"] = self.checks.database
         results = self._run(checks)
         cache_result = results.pop("cache")
         database_result = results.pop("database")
         apps = {
-            prefix: {"app": self.apps["" if prefix == "/" else prefix].name, "status": result}
+            prefix: {"app": self.checks.apps[prefix][0], "status": result}
             for prefix, result in results.items()
         }
         apps_ok = database_result == "ok" and all(result == "ok" for result in results.values())
@@ -170,7 +196,7 @@ class HealthApp:
             "status": status,
             "build": self.build_id,
             "apps": apps,
-            "database": {"status": database_result, "url": _shown(self.default_app)},
+            "database": {"status": database_result, "url": self.checks.database_url},
             "cache": {"status": cache_result},
         }
         if self.cache_stats is not None:

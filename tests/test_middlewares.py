@@ -211,3 +211,87 @@ def test_invented_methods_do_not_grow_the_metrics_memory() -> None:
         client.open("/", method=f"BREW{number}")
     assert len(app.keys) <= 3  # "other", 2xx, in one or two latency buckets
     assert {key.split("|")[2] for key, _ in counters.items() if key.startswith("req|")} == {"other"}
+
+
+# -- HealthApp ---------------------------------------------------------------------
+
+
+def health_with(**failing: BaseException | None) -> Any:
+    from gateway.health import Checks, HealthApp
+
+    def check(part: str) -> Any:
+        def run() -> None:
+            problem = failing.get(part)
+            if problem is not None:
+                raise problem
+
+        return run
+
+    checks = Checks(
+        apps={"/": ("site", check("site")), "/api": ("api", check("api"))},
+        cache=check("cache"),
+        database=check("database"),
+        database_url="postgresql+psycopg://u:***@db/catalogue",
+        hidden="s3cret",
+    )
+    return HealthApp(checks, timeout=0.5, build_id="b1")
+
+
+def test_health_is_200_when_every_part_answers() -> None:
+    reply = Client(health_with()).get("/health")
+    body = reply.get_json()
+    assert reply.status_code == 200 and reply.headers["Cache-Control"] == "no-store"
+    assert body["status"] == "ok" and body["build"] == "b1"
+    assert body["apps"] == {
+        "/": {"app": "site", "status": "ok"},
+        "/api": {"app": "api", "status": "ok"},
+    }
+    assert body["database"] == {"status": "ok", "url": "postgresql+psycopg://u:***@db/catalogue"}
+
+
+def test_health_names_what_is_down_and_never_a_password() -> None:
+    down = health_with(database=ConnectionError("no route to u:s3cret@db\nmore"))
+    body = Client(down).get("/health").get_json()
+    assert body["status"] == "down"
+    assert body["database"]["status"] == "ConnectionError: no route to u:***@db"
+    degraded = Client(health_with(cache=RuntimeError("full"))).get("/health")
+    assert degraded.status_code == 503 and degraded.get_json()["status"] == "degraded"
+
+
+def test_a_frozen_check_is_a_503_within_the_timeout() -> None:
+    from gateway.health import Checks, HealthApp
+
+    release = threading.Event()
+
+    def frozen() -> None:
+        release.wait(10)
+
+    checks = Checks(
+        apps={"/": ("site", lambda: None)},
+        cache=lambda: None,
+        database=frozen,
+        database_url="sqlite:///x",
+    )
+    try:
+        body = Client(HealthApp(checks, timeout=0.2, build_id="b")).get("/health").get_json()
+    finally:
+        release.set()
+    assert body["database"]["status"] == "no answer within 0.2s" and body["status"] == "down"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [("POST", "/health", 405), ("GET", "/nope", 404), ("GET", "/metrics", 404)],
+)
+def test_health_answers_other_requests_in_json(method: str, path: str, status: int) -> None:
+    reply = Client(health_with()).open(path, method=method)
+    assert reply.status_code == status and reply.get_json()["error"]["status"] == status
+
+
+def test_metrics_only_for_local_clients() -> None:
+    health = health_with()
+    health.metrics = lambda: "gateway_requests_total 1\n"
+    local = Client(health).get("/metrics", environ_overrides={"REMOTE_ADDR": "127.0.0.1"})
+    assert local.status_code == 200 and local.data == b"gateway_requests_total 1\n"
+    remote = Client(health).get("/metrics", environ_overrides={"REMOTE_ADDR": "203.0.113.9"})
+    assert remote.status_code == 404
