@@ -107,7 +107,7 @@ def measure(urls: dict[int, str | None]) -> dict[str, dict[int, float]]:
     from werkzeug.test import Client, EnvironBuilder
 
     from gateway import build_gateway
-    from tests.conftest import make_settings
+    from tests.support.settings import make_settings
 
     base = Path(tempfile.mkdtemp(prefix="gateway-bench-catalogue-"))
     gateways, paths = {}, {}
@@ -156,7 +156,7 @@ def main(engines: list[str], sizes: tuple[int, ...] = SIZES) -> dict[str, Any]:
         if engine == "sqlite":
             results[engine] = measure(dict.fromkeys(sizes))
             continue
-        from tests.postgres import Postgres
+        from tests.support.postgres import Postgres
 
         base = Path(tempfile.mkdtemp(prefix="gateway-bench-pg-"))
         base.chmod(0o755)

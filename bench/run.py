@@ -30,17 +30,10 @@ from typing import Any
 from bench import catalogue
 from bench.servers import VENV, WORKERS, Site, gunicorn_site, uwsgi_site
 from bench.tools import Result, ab, summary, wrk
-from tests.integration.conftest import (
-    REPO,
-    Runner,
-    children,
-    request,
-    start_runner,
-    stop_runner,
-    wait_until_healthy,
-)
-from tests.postgres import Postgres
-from tests.tls_files import make_tls_files
+from tests.support.http import request, wait_until_healthy
+from tests.support.postgres import Postgres
+from tests.support.stack import REPO, Runner, children, start_runner, stop_runner
+from tests.support.tls_files import make_tls_files
 
 SMOKE = os.environ.get("BENCH_SMOKE") == "1"
 QUICK = SMOKE or os.environ.get("BENCH_QUICK") == "1"
@@ -148,7 +141,7 @@ def micro() -> dict[str, list[float]]:
     from werkzeug.test import EnvironBuilder
 
     from gateway import build_gateway, create_app
-    from tests.conftest import make_settings
+    from tests.support.settings import make_settings
 
     data = Path(tempfile.mkdtemp())
     settings = make_settings(data)

@@ -17,14 +17,8 @@ from pathlib import Path
 
 from gateway.cache.files import nginx_values
 from gateway.settings import Base
-from tests.integration.conftest import (
-    REPO,
-    VENV,
-    free_port,
-    launch,
-    render,
-    wait_until_healthy,
-)
+from tests.support.http import free_port, wait_until_healthy
+from tests.support.stack import REPO, VENV, launch, render
 
 WORKERS = 4
 

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.integration.conftest import REPO
+from tests.support.stack import REPO
 
 SECTIONS = [
     "## Machine and versions",

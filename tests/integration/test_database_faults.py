@@ -21,9 +21,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import HTML
-from tests.integration.conftest import Reply, Runner, children, request, start_runner, stop_runner
-from tests.postgres import Postgres
+from tests.support.http import HTML, Reply, request
+from tests.support.postgres import Postgres
+from tests.support.stack import Runner, children, start_runner, stop_runner
 
 # Requests that must reach the database: a session cookie or Authorization bypasses
 # the shared cache.

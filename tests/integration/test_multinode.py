@@ -20,21 +20,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import HTML
-from tests.integration.conftest import (
-    API_COOKIE,
-    Redis,
-    Reply,
-    Runner,
-    csrf_of,
-    free_port,
-    post_form,
-    request,
-    sign_in,
-    start_runner,
-    stop_runner,
-)
-from tests.postgres import Postgres
+from tests.support.forms import API_COOKIE, csrf_of, post_form, sign_in
+from tests.support.http import HTML, Reply, free_port, request
+from tests.support.postgres import Postgres
+from tests.support.redis_server import Redis
+from tests.support.stack import Runner, start_runner, stop_runner
 
 TOKEN = secrets.token_urlsafe(32)
 AUTH = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}

@@ -9,19 +9,15 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
-import signal
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 
 from gateway.http.negotiation import preferred_type
-from tests.accept_headers import accept_headers
-from tests.integration.conftest import Reply, Runner, request
-from tests.integration.test_cache_safety import API_COOKIE, HTML, SITE_COOKIE
+from tests.support.accept_headers import accept_headers
+from tests.support.forms import API_COOKIE, SITE_COOKIE
+from tests.support.http import HTML, Reply, request
+from tests.support.stack import Runner, uwsgi_stopped
 
 JSON = {"Accept": "application/json"}
 GZIP = {"Accept-Encoding": "gzip, deflate, br, zstd"}
@@ -41,34 +37,6 @@ def warm(runner: Runner, path: str, headers: dict[str, str] | None = None) -> Re
         if by_nginx(runner, reply):
             return reply
     raise AssertionError(f"nginx never answered {path} {headers}: {reply.headers}")
-
-
-def uwsgi_pids(runner: Runner) -> list[int]:
-    """uWSGI's master and its workers."""
-    master = runner.pids()["uwsgi"]
-    children = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == master:
-                children.append(int(entry.name))
-    return [master, *children]
-
-
-@contextmanager
-def uwsgi_stopped(runner: Runner) -> Iterator[None]:
-    """uWSGI's processes stopped (SIGSTOP) for the block, then continued, by PID."""
-    pids = uwsgi_pids(runner)
-    for pid in pids:
-        os.kill(pid, signal.SIGSTOP)
-    try:
-        yield
-    finally:
-        for pid in pids:
-            os.kill(pid, signal.SIGCONT)
 
 
 HITS = [

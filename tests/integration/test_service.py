@@ -28,17 +28,10 @@ from typing import Any
 import pytest
 
 from gateway.build_id import source_digest
-from tests.integration.conftest import (
-    MEASURED,
-    REPO,
-    Reply,
-    free_port,
-    pid_alive,
-    request,
-    run_wrk,
-    wait_until_healthy,
-    wrk_result,
-)
+from tests.support.http import Reply, free_port, request, wait_until_healthy
+from tests.support.load import MEASURED, run_wrk, wrk_result
+from tests.support.service import nginx_running, service
+from tests.support.stack import REPO, pid_alive
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="installs a system service: root only")
 
@@ -108,16 +101,6 @@ class Service:
         time.sleep(1.5)  # nginx writes its access log within a second (nginx.conf)
         log = (self.log_dir / "access.log").read_text()
         return len(re.findall(r'" 5\d\d ', log))
-
-
-def service(*args: str) -> subprocess.CompletedProcess[str]:
-    """Run `service uwsgi ...` as an operator would (it runs the script with env -i)."""
-    return subprocess.run(["service", "uwsgi", *args], capture_output=True, text=True, timeout=180)
-
-
-def nginx_running() -> bool:
-    pidfile = Path("/run/nginx.pid")
-    return pidfile.exists() and pid_alive(int(pidfile.read_text()))
 
 
 @pytest.fixture(scope="module")

@@ -17,17 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import (
-    MEASURED,
-    REPO,
-    free_port,
-    request,
-    run_wrk,
-    wait_until_healthy,
-    wrk_result,
-)
-from tests.integration.test_service import nginx_running, service
-from tests.tls_files import TlsFiles, make_tls_files
+from tests.support.http import free_port, request, wait_until_healthy
+from tests.support.load import MEASURED, run_wrk, wrk_result
+from tests.support.service import nginx_running, service
+from tests.support.stack import REPO
+from tests.support.tls_files import TlsFiles, make_tls_files
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="installs a system service: root only")
 

@@ -17,9 +17,10 @@ from pathlib import Path
 import pytest
 from selenium.webdriver.common.by import By
 
-from tests.integration.chromium import Browser, start_chromium
-from tests.integration.conftest import Runner, request, start_runner, stop_runner
-from tests.tls_files import TlsFiles, make_tls_files
+from tests.support.chromium import Browser, start_chromium
+from tests.support.http import request
+from tests.support.stack import Runner, start_runner, stop_runner
+from tests.support.tls_files import TlsFiles, make_tls_files
 
 HTML = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
 GZIP = {"Accept-Encoding": "gzip, deflate, br, zstd"}

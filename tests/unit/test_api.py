@@ -13,7 +13,9 @@ from werkzeug.test import Client
 
 from gateway import build_gateway
 from gateway.compose import Gateway
-from tests.conftest import AUTH, HTML, corrupt_catalogue, extension, make_settings
+from tests.support.catalogue import corrupt_catalogue, extension
+from tests.support.http import HTML
+from tests.support.settings import AUTH, make_settings
 
 
 @pytest.fixture

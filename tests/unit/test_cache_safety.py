@@ -24,7 +24,9 @@ from gateway.cache.middleware import store_refusal
 from gateway.cache.policy import share_refusal
 from gateway.compose import Gateway
 from gateway.http.sessions import carries_session_cookie, session_cookie
-from tests.conftest import AUTH, HTML, TOKEN, extension, make_settings
+from tests.support.catalogue import extension
+from tests.support.http import HTML
+from tests.support.settings import AUTH, TOKEN, make_settings
 
 SITE_COOKIE = "gateway_site_session"
 API_COOKIE = "gateway_api_session"

@@ -25,7 +25,9 @@ from gateway import build_gateway, create_app
 from gateway.cli import main
 from gateway.compose import Gateway
 from gateway.extensions import db
-from tests.conftest import AUTH, HTML, TOKEN, dispose, extension, make_settings, migrate
+from tests.support.catalogue import dispose, extension
+from tests.support.http import HTML
+from tests.support.settings import AUTH, TOKEN, make_settings, migrate
 
 # The schema the release before migrations created at every start (its store.py).
 LEGACY_SCHEMA = """
@@ -478,7 +480,7 @@ def test_a_production_worker_never_imports_alembic(tmp_path: Path) -> None:
         capture_output=True,
         text=True,
         timeout=60,
-        cwd=Path(__file__).parents[1],
+        cwd=Path(__file__).parents[2],
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"

@@ -18,7 +18,9 @@ from gateway import build_gateway, create_app
 from gateway.compose import Gateway
 from gateway.mounts import Mount, load_mounts, validate_mounts
 from gateway.settings import ConfigError
-from tests.conftest import HTML, TOKEN, corrupt_catalogue, dispose, make_settings
+from tests.support.catalogue import corrupt_catalogue, dispose
+from tests.support.http import HTML
+from tests.support.settings import TOKEN, make_settings
 
 # -- dispatching ---------------------------------------------------------------------
 

@@ -13,7 +13,8 @@ from werkzeug.test import Client, create_environ, run_wsgi_app
 from gateway.http.compression import MIN_SIZE, Compression
 from gateway.http.conditional import Conditional
 from gateway.http.etags import body_stamp, stamp_of, strong_etag
-from tests.conftest import AUTH, HTML
+from tests.support.http import HTML
+from tests.support.settings import AUTH
 
 GZIP = {"Accept-Encoding": "gzip, deflate, br, zstd"}
 PAGE = b"<!doctype html><p>" + b"a catalogue page " * 64

@@ -19,7 +19,7 @@ from werkzeug.test import Client, create_environ, run_wsgi_app
 from gateway import build_gateway
 from gateway.compose import Gateway
 from gateway.http.sessions import session_cookie
-from tests.conftest import make_settings
+from tests.support.settings import make_settings
 
 READ_HEADERS = [
     "Cookie", "Accept", "Authorization", "Origin", "Referer", "User-Agent", "X-CSRFToken",

@@ -19,7 +19,8 @@ from gateway import build_gateway
 from gateway.compose import Gateway
 from gateway.http.inputs import MAX_JSON_DEPTH, json_object, positive_int, safe_redirect
 from gateway.http.request_id import WELL_FORMED, ensure_request_id
-from tests.conftest import AUTH, extension, make_settings
+from tests.support.catalogue import extension
+from tests.support.settings import AUTH, make_settings
 
 # -- bounded positive integers ---------------------------------------------------------
 

@@ -11,7 +11,7 @@ from werkzeug.test import Client, create_environ, run_wsgi_app
 
 from gateway.compose import Gateway
 from gateway.http.metrics import BUCKETS, LocalCounters, Metrics, nginx_allow
-from tests.conftest import AUTH
+from tests.support.settings import AUTH
 
 OWNERS = [("", "frontend"), ("/backend", "backend"), ("/_gateway", "gateway")]
 LOCAL = {"REMOTE_ADDR": "127.0.0.1"}

@@ -24,8 +24,8 @@ from gateway.cli import main
 from gateway.compose import Gateway
 from gateway.devtools.panels import CachePanel, GatewayPanel, RoutesPanel, redact_url
 from gateway.settings import GATEWAY_PANELS, ConfigError
-from tests.conftest import HTML, TOOLBAR_PATHS, make_settings
-from tests.test_settings import production
+from tests.support.http import HTML
+from tests.support.settings import TOOLBAR_PATHS, make_settings, production
 
 LOCAL = {"REMOTE_ADDR": "127.0.0.1"}
 PANEL_IDS = ("flDebugGatewayPanel", "flDebugCachePanel", "flDebugGatewayRoutesPanel")

@@ -10,7 +10,9 @@ from werkzeug.test import Client
 
 from gateway import build_gateway
 from gateway.compose import Gateway
-from tests.conftest import AUTH, HTML, extension, make_settings
+from tests.support.catalogue import extension
+from tests.support.http import HTML
+from tests.support.settings import AUTH, make_settings
 
 
 def test_second_read_is_a_hit_with_the_same_answer(client: Client) -> None:

@@ -10,7 +10,9 @@ import pytest
 from werkzeug.test import Client
 
 from gateway import build_gateway
-from tests.conftest import HTML, corrupt_catalogue, make_settings
+from tests.support.catalogue import corrupt_catalogue
+from tests.support.http import HTML
+from tests.support.settings import make_settings
 
 
 @pytest.fixture

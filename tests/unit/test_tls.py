@@ -18,8 +18,9 @@ from werkzeug.test import Client
 from gateway import build_gateway
 from gateway.settings import ConfigError
 from gateway.tls import secure_cookie_name, tls_problems
-from tests.conftest import HTML, make_settings, migrate
-from tests.tls_files import TlsFiles, make_tls_files
+from tests.support.http import HTML
+from tests.support.settings import make_settings, migrate
+from tests.support.tls_files import TlsFiles, make_tls_files
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +87,7 @@ def test_a_certificate_the_app_user_cannot_read_is_refused_a_key_is_not(
         "import sys; from gateway.tls import tls_problems; "
         "print(tls_problems(sys.argv[1], sys.argv[2]))",
     ]  # fmt: skip
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
 
     def check() -> str:
         found = subprocess.run(
