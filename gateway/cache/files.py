@@ -92,12 +92,20 @@ NOT_COMPARED = {"content-length", "x-request-id", "x-cache", "etag"}
 
 
 class Asked(Protocol):
-    """What a request asked for, as the response cache read it (``Requested``)."""
+    """What a request asked for, as the response cache read it (``Requested``, a
+    NamedTuple: read-only members)."""
 
-    scheme: str
-    host: str
-    path: str
-    query: str
+    @property
+    def scheme(self) -> str: ...
+
+    @property
+    def host(self) -> str: ...
+
+    @property
+    def path(self) -> str: ...
+
+    @property
+    def query(self) -> str: ...
 
     @property
     def encoding(self) -> str: ...

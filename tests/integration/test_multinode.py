@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -59,7 +60,7 @@ def cluster(postgres: Postgres) -> Iterator[Cluster]:
     redis = Redis(free_port(), base)
     redis.start()
     url = postgres.create_database("two_nodes")
-    shared = {
+    shared: dict[str, Any] = {
         "GATEWAY_DATABASE_URL": url,
         "GATEWAY_CACHE_URL": f"redis://127.0.0.1:{redis.port}/0",
         "GATEWAY_PROCESSES": "2",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import json
+from typing import cast
 
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
@@ -53,11 +54,11 @@ HITS = [
 def test_hits_are_answered_while_uwsgi_is_stopped(stack: Runner) -> None:
     warmed = {}
     for param in HITS:
-        path, headers = param.values
+        path, headers = cast(tuple[str, dict[str, str]], param.values)
         warmed[param.id] = warm(stack, path, headers)
     with uwsgi_stopped(stack):
         for param in HITS:
-            path, headers = param.values
+            path, headers = cast(tuple[str, dict[str, str]], param.values)
             reply = request(stack.port, "GET", path, headers=headers, timeout=3)
             assert by_nginx(stack, reply) and reply.body == warmed[param.id].body, param.id
             head = request(stack.port, "HEAD", path, headers=headers, timeout=3)
@@ -66,7 +67,7 @@ def test_hits_are_answered_while_uwsgi_is_stopped(stack: Runner) -> None:
 
 
 @pytest.mark.parametrize("path,headers", [p.values for p in HITS], ids=[p.id for p in HITS])
-def test_a_hit_replays_the_apps_headers(stack: Runner, path: str, headers: dict) -> None:
+def test_a_hit_replays_the_apps_headers(stack: Runner, path: str, headers: dict[str, str]) -> None:
     hit = warm(stack, path, headers)
     # The same request through the app (a cookie named "...session..." that is no app's
     # session: nginx passes it on, the app serves its stored or a new answer).

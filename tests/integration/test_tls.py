@@ -13,6 +13,7 @@ import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import cast
 
 import pytest
 from selenium.webdriver.common.by import By
@@ -143,7 +144,9 @@ def sni_handshake(port: int, server_name: str, host: str, files: TlsFiles) -> tu
     with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
         with context.wrap_socket(raw, server_hostname=server_name) as conn:
             cert = conn.getpeercert()
-            names = [v for k, v in cert.get("subjectAltName", ()) if k == "DNS"]
+            assert cert is not None
+            alt_names = cast(tuple[tuple[str, str], ...], cert.get("subjectAltName", ()))
+            names = [v for k, v in alt_names if k == "DNS"]
             conn.sendall(f"GET / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
             head = conn.recv(65536).decode("latin-1")
     return server_name in names, int(head.split()[1])

@@ -16,12 +16,12 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from werkzeug.test import Client
 
 from gateway import build_gateway, create_app
 from gateway.compose import Gateway
 from gateway.extensions import db
 from tests.support.catalogue import dispose
+from tests.support.client import Client
 from tests.support.postgres import Postgres
 from tests.support.settings import make_settings
 

@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from werkzeug.test import Client
 
 from gateway import build_gateway
 from gateway.compose import Gateway
 from tests.support.catalogue import corrupt_catalogue, extension
+from tests.support.client import Client
 from tests.support.http import HTML
 from tests.support.settings import AUTH, make_settings
 
@@ -31,7 +31,7 @@ def error_of(response: Any, status: int) -> dict[str, Any]:
     """Assert ``response`` is the API's JSON error with ``status``; return its body."""
     assert response.status_code == status, response.data
     assert response.mimetype == "application/json"
-    body = response.json["error"]
+    body: dict[str, Any] = response.json["error"]
     assert body["status"] == status
     assert body["message"]
     assert "Traceback" not in response.get_data(as_text=True)
@@ -40,10 +40,11 @@ def error_of(response: Any, status: int) -> dict[str, Any]:
 
 def catalogue(client: Client) -> list[dict[str, Any]]:
     """Every extension, as the API lists it."""
-    return (
+    items: list[dict[str, Any]] = (
         client.get("/backend/api/extensions?per_page=100&page=1").json["items"]
         + client.get("/backend/api/extensions?per_page=100&page=2").json["items"]
     )
+    return items
 
 
 # -- reads ---------------------------------------------------------------------------

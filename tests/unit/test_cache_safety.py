@@ -16,7 +16,6 @@ import pytest
 from flask import Flask, Response, request
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from werkzeug.test import Client
 from werkzeug.wrappers import Request
 
 from gateway import build_gateway
@@ -25,6 +24,7 @@ from gateway.cache.policy import share_refusal
 from gateway.compose import Gateway
 from gateway.http.sessions import carries_session_cookie, session_cookie
 from tests.support.catalogue import extension
+from tests.support.client import Client
 from tests.support.http import HTML
 from tests.support.settings import AUTH, TOKEN, make_settings
 
@@ -198,7 +198,7 @@ def test_answers_of_this_visitor_are_not_marked_public(
 
 def test_share_refusal_names_each_rule(gateway: Gateway) -> None:
     app: Flask = gateway.apps[""]
-    cases = [
+    cases: list[tuple[dict[str, Any], Response, str]] = [
         ({"method": "POST"}, Response("x"), "POST"),
         ({}, Response("x", 404), "404"),
         ({"headers": AUTH}, Response("x"), "Authorization"),

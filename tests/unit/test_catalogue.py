@@ -17,7 +17,6 @@ import pytest
 from click.testing import CliRunner
 from flask import Flask
 from sqlalchemy import event, text
-from werkzeug.test import Client
 
 from backend_app import catalogue
 from backend_app.catalogue import schema
@@ -26,6 +25,7 @@ from gateway.cli import main
 from gateway.compose import Gateway
 from gateway.extensions import db
 from tests.support.catalogue import dispose, extension
+from tests.support.client import Client
 from tests.support.http import HTML
 from tests.support.settings import AUTH, TOKEN, make_settings, migrate
 

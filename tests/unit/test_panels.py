@@ -17,13 +17,13 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from flask import Flask
-from werkzeug.test import Client
 
 from gateway import build_gateway, create_app
 from gateway.cli import main
 from gateway.compose import Gateway
 from gateway.devtools.panels import CachePanel, GatewayPanel, RoutesPanel, redact_url
 from gateway.settings import GATEWAY_PANELS, ConfigError
+from tests.support.client import Client
 from tests.support.http import HTML
 from tests.support.settings import TOOLBAR_PATHS, make_settings, production
 

@@ -6,11 +6,11 @@ import logging
 from pathlib import Path
 
 import pytest
-from werkzeug.test import Client
 
 from gateway import build_gateway
 from gateway.compose import Gateway
 from tests.support.catalogue import extension
+from tests.support.client import Client
 from tests.support.http import HTML
 from tests.support.settings import AUTH, make_settings
 

@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from werkzeug.test import Client
 
 from gateway import build_gateway, create_app
 from gateway.extensions import cache
 from gateway.secret_file import ensure_secrets, read_secrets
 from gateway.settings import ConfigError
+from tests.support.client import Client
 from tests.support.http import HTML
 from tests.support.settings import make_settings, production
 

@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 from flask import url_for
-from werkzeug.test import Client
 
 from gateway import build_gateway
 from gateway.settings import ConfigError
 from gateway.tls import secure_cookie_name, tls_problems
+from tests.support.client import Client
 from tests.support.http import HTML
 from tests.support.settings import make_settings, migrate
 from tests.support.tls_files import TlsFiles, make_tls_files
@@ -62,14 +62,15 @@ def test_production_refuses_tls_files_nginx_could_not_serve(
 ) -> None:
     garbage = tmp_path / "garbage.pem"
     garbage.write_text("not a certificate")
-    overrides = {
+    cases: dict[str, dict[str, str | None]] = {
         "mismatch": {"GATEWAY_TLS_KEY": str(files.other_key)},
         "no-key": {"GATEWAY_TLS_KEY": None},
         "no-cert": {"GATEWAY_TLS_CERT": None},
         "missing": {"GATEWAY_TLS_CERT": str(tmp_path / "nowhere.pem")},
         "not-pem": {"GATEWAY_TLS_CERT": str(garbage)},
         "a-directory": {"GATEWAY_TLS_CERT": str(tmp_path)},
-    }[which]
+    }
+    overrides = cases[which]
     with pytest.raises(ConfigError, match=reason):
         build_gateway(production(tmp_path, files, **overrides))
 
