@@ -1,6 +1,6 @@
 """PostgreSQL failing under a served stack (`make run` on GATEWAY_DATABASE_URL): stopped
 under load, and restarted in the middle of writes. The server is this module's own
-(tests/postgres.py), stopped and started again by its PID.
+(tests/support/postgres.py), stopped and started again by its PID.
 
 What must hold: the API answers JSON 503 with Retry-After and the site its 503 page, at
 once (no request waits for uWSGI's harakiri), cached pages are still served,

@@ -227,7 +227,7 @@ def test_odd_accept_headers_get_the_apps_variant(stack: Runner, accept: str) -> 
 )
 @given(accept=accept_headers())
 def test_generated_accept_headers_get_the_apps_variant(stack: Runner, accept: str) -> None:
-    # The property test of tests/test_page_files.py, through the real nginx map.
+    # The property test of tests/unit/test_page_files.py, through the real nginx map.
     assume(not any(c in accept for c in "\r\n\x00"))  # not sendable as one header line
     path = "/backend/api/categories"
     warm(stack, path, HTML)
