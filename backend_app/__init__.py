@@ -10,15 +10,6 @@ health_check = catalogue.check_readable
 compare_secrets = nodes.compare
 
 
-def create_app() -> Flask:
-    """The API alone, for `flask --app backend_app db ...` (Flask-Migrate's commands)."""
-    from gateway.factory import create_app as build
-
-    app = build("backend_app")
-    catalogue.bind_migrate(app)
-    return app
-
-
 def init_app(app: Flask) -> None:
     """Wire the API's catalogue, blueprints and JSON errors into ``app`` (by the factory)."""
     from backend_app import api, browse, errors

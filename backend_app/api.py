@@ -7,7 +7,6 @@ Content negotiation: a client whose ``Accept`` prefers ``text/html`` over
 
 from __future__ import annotations
 
-import hmac
 import json
 import logging
 import math
@@ -30,6 +29,7 @@ from backend_app import browse, catalogue, cursors
 from backend_app.validation import validate_extension
 from gateway.http.inputs import json_object, positive_int
 from gateway.http.negotiation import preferred_type
+from gateway.http.tokens import same_token
 
 bp = Blueprint("api", __name__)
 log = logging.getLogger(__name__)
@@ -83,8 +83,7 @@ def check_token() -> None:
     expected = current_app.config.get("API_TOKEN")
     auth = request.authorization
     given = auth.token if auth is not None and auth.type == "bearer" else None
-    # compare_digest takes constant time whatever the tokens' contents.
-    if not expected or not given or not hmac.compare_digest(given.encode(), str(expected).encode()):
+    if not same_token(given, expected):
         raise Unauthorized(
             "a valid 'Authorization: Bearer <token>' header is required",
             www_authenticate=WWWAuthenticate("bearer", {"realm": "api"}),

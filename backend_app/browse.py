@@ -35,6 +35,7 @@ from backend_app.errors import InvalidFields
 from backend_app.validation import validate_extension
 from gateway.extensions import csrf
 from gateway.http.inputs import safe_redirect
+from gateway.http.tokens import same_token
 
 bp = Blueprint("browse", __name__, url_prefix="/ui")
 
@@ -68,8 +69,9 @@ def signed_in() -> bool:
     sign_in_id = session.get("sign_in")
     if sign_in_id is None:
         return False
-    same_token = hmac.compare_digest(str(session.get("token", "")), token_fingerprint())
-    if same_token and catalogue.sign_in_valid(str(sign_in_id)):
+    if same_token(str(session.get("token", "")), token_fingerprint()) and catalogue.sign_in_valid(
+        str(sign_in_id)
+    ):
         return True
     session.clear()  # signed out, expired or the token changed: drop the cookie
     return False
@@ -96,7 +98,7 @@ def sign_in() -> Response:
     csrf.protect()
     given = request.form.get("token", "")
     expected = current_app.config.get("API_TOKEN")
-    if not expected or not hmac.compare_digest(given.encode(), str(expected).encode()):
+    if not same_token(given, expected):
         return page("api/sign_in.html", 401, error="That token is not valid.", next=safe_next(""))
     lifetime = int(current_app.permanent_session_lifetime.total_seconds())
     session.clear()

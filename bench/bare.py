@@ -3,6 +3,6 @@
 The reference for what the composition costs, served by the same uWSGI and nginx.
 """
 
-from gateway import create_app
+from gateway.factory import create_app
 
 application = create_app("backend_app", None)

@@ -106,7 +106,7 @@ def measure(urls: dict[int, str | None]) -> dict[str, dict[int, float]]:
     None for SQLite), the sizes measured in interleaved rounds."""
     from werkzeug.test import Client, EnvironBuilder
 
-    from gateway import build_gateway
+    from gateway.compose import build_gateway
     from tests.support.settings import make_settings
     from tests.support.wsgi import ignore_start_response
 

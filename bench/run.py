@@ -140,7 +140,8 @@ def micro() -> dict[str, list[float]]:
     """us per request of the WSGI callables driven directly (no sockets), interleaved."""
     from werkzeug.test import EnvironBuilder
 
-    from gateway import build_gateway, create_app
+    from gateway.compose import build_gateway
+    from gateway.factory import create_app
     from tests.support.settings import make_settings
 
     data = Path(tempfile.mkdtemp())

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The measurements of docs/cache-hits.md: a cached home page answered by Python (uWSGI's
-# cache), by nginx from the page file, by nginx from memcached (a prototype, speed only),
-# beside nginx serving the same bytes as a plain file and the stylesheet.
+# The measurements of docs/benchmarks.md, "Hits before Python": a cached home page
+# answered by Python (uWSGI's cache), by nginx from the page file, by nginx from memcached
+# (a prototype, speed only), beside nginx serving the same bytes as a plain file and the
+# stylesheet.
 #
 # Needs a running `make run` stack on $GATEWAY_PORT (its data dir in $GATEWAY_DATA_DIR)
 # and Debian's memcached and wrk. Starts memcached and a reference nginx on loopback,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import Flask, Response, current_app, render_template
 from flask.globals import request_ctx
+from markupsafe import escape
 from werkzeug.exceptions import HTTPException
-from werkzeug.utils import escape
 
 # For a request whose Host is not trusted no URL can be built, so no layout either.
 BARE_PAGE = (

@@ -8,7 +8,6 @@ from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
-    Response,
     abort,
     current_app,
     redirect,
@@ -17,6 +16,7 @@ from flask import (
     session,
     url_for,
 )
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 from backend_app import catalogue
 from gateway.extensions import csrf
@@ -111,7 +111,7 @@ def check_form_origin() -> None:
 
 
 @bp.post("/stars/<slug>")
-def star(slug: str) -> Response:
+def star(slug: str) -> WerkzeugResponse:
     """Star or unstar an extension (form field ``action``), then go back to the page."""
     check_form_origin()
     if catalogue.get_extension(slug) is None:

@@ -1,6 +1,5 @@
-"""A multi-app WSGI gateway: the website at ``/`` and the JSON API at ``/backend``."""
+"""A multi-app WSGI gateway: the website at ``/`` and the JSON API at ``/backend``.
 
-from gateway.compose import build_gateway
-from gateway.factory import create_app
-
-__all__ = ["build_gateway", "create_app"]
+Empty of imports on purpose: an app importing a shared helper (``gateway.extensions``)
+runs this first, and must not load the composition. Build it from ``gateway.compose``.
+"""

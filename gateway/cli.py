@@ -229,6 +229,17 @@ def _catalogue_alone(ctx: click.Context) -> Flask:
     return create_app(CATALOGUE_APP, source, mounts=load_mounts(source))
 
 
+def catalogue_app() -> Flask:
+    """The API alone, with Flask-Migrate's own commands bound, for
+    ``flask --app gateway.cli:catalogue_app db ...`` (e.g. ``db migrate`` to write a
+    migration); ``gateway db`` covers what operators run."""
+    from backend_app.catalogue import bind_migrate
+
+    app = create_app(CATALOGUE_APP, os.environ, mounts=load_mounts(os.environ))
+    bind_migrate(app)
+    return app
+
+
 @main.group("db")
 def database() -> None:
     """The catalogue's schema: Alembic migrations through Flask-Migrate."""

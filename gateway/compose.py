@@ -20,7 +20,7 @@ from flask import Flask
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
 from gateway.build_id import source_digest
-from gateway.cache.generations import page_store
+from gateway.cache.backends import page_store
 from gateway.cache.middleware import EXTENSION_KEY, ResponseCache, Route
 from gateway.devtools.inventory import EXTENSION_KEY as INVENTORY_KEY
 from gateway.devtools.inventory import Inventory, RouteRow, mount_table, route_table

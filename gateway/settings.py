@@ -6,7 +6,8 @@ An app's config is built in layers, later ones winning:
 2. the app's own ``<package>.settings`` module;
 3. ``GATEWAY_*`` keys of the source (both apps), then the app's own prefix
    (``FRONTEND_*``, ``BACKEND_*``), the same convention as Flask's
-   ``from_prefixed_env``: values are parsed as JSON when they parse, else kept as text.
+   ``from_prefixed_env``; each value is read as the type of the setting's default
+   (``typed``): JSON only where the value is structured.
 
 The source is ``os.environ`` in production and a plain mapping in tests, so tests
 never edit the process environment.
@@ -198,22 +199,46 @@ def data_dir(source: Mapping[str, Any]) -> Path:
     return Path(source.get("GATEWAY_DATA_DIR") or REPO_ROOT / "var").resolve()
 
 
-def _parse(value: Any) -> Any:
-    """Parse a text value as JSON when it is JSON, as ``from_prefixed_env`` does."""
-    if not isinstance(value, str):
+# What a text value means where the default is a bool; anything else is left as text,
+# and refused by ``value_problems``.
+TRUE, FALSE = frozenset({"1", "true", "yes", "on"}), frozenset({"0", "false", "no", "off", ""})
+# The expected kind of a value, by the type of its default, for the refusal's wording.
+KINDS: dict[type, str] = {bool: "true or false", int: "a whole number", float: "a number"}
+
+
+def typed(value: Any, default: Any) -> Any:
+    """The text ``value`` of an environment variable as the type of the setting's
+    ``default``: a bool, an int, a float, a list (comma-separated, or a JSON list), a
+    dict (JSON); text where the default is text or None. A value that does not parse
+    stays text, for ``value_problems`` to name. Non-text values (tests) pass as given."""
+    if not isinstance(value, str) or default is None or isinstance(default, str):
         return value
+    text = value.strip()
     try:
-        return json.loads(value)
+        if isinstance(default, bool):
+            lowered = text.lower()
+            return True if lowered in TRUE else False if lowered in FALSE else value
+        if isinstance(default, int | float):
+            return type(default)(text)
+        if isinstance(default, list | tuple):
+            if text.startswith("["):
+                return json.loads(text)
+            return [item.strip() for item in text.split(",") if item.strip()]
+        if isinstance(default, dict):
+            return json.loads(text)
     except ValueError:
         return value
+    return value
 
 
 def apply_prefixed(config: Config, source: Mapping[str, Any], prefix: str) -> None:
-    """Copy every ``PREFIX_KEY`` of ``source`` into ``config[KEY]``."""
+    """Copy every ``PREFIX_KEY`` of ``source`` into ``config[KEY]``, typed like the
+    default already there (the profile's or the app's own settings)."""
     start = f"{prefix}_"
     for key in sorted(source):
         if key.startswith(start) and len(key) > len(start):
-            config[key[len(start) :]] = _parse(source[key])
+            name = key[len(start) :]
+            config[name] = typed(source[key], config.get(name))
 
 
 def load_config(
@@ -254,10 +279,6 @@ def load_config(
         config["SESSION_COOKIE_NAME"] = secure_cookie_name(
             config["SESSION_COOKIE_NAME"], config["SESSION_COOKIE_PATH"]
         )
-
-    clients = config["METRICS_CLIENTS"]
-    if isinstance(clients, str):
-        config["METRICS_CLIENTS"] = [c.strip() for c in clients.split(",") if c.strip()]
 
     hosts = config["TRUSTED_HOSTS"]
     if isinstance(hosts, str):
@@ -313,6 +334,12 @@ def value_problems(config: Config) -> list[str]:
             f"RESPONSE_CACHE_TIMEOUT is {timeout!r}: a whole number of seconds, at least 1 "
             "(GATEWAY_RESPONSE_CACHE_TIMEOUT)"
         )
+    for name in dir(Base):
+        default, value = getattr(Base, name), config.get(name)
+        kind = KINDS.get(type(default))
+        if kind and type(value) is not type(default) and name != "RESPONSE_CACHE_TIMEOUT":
+            if not (type(default) is float and type(value) is int):
+                problems.append(f"{name} is {value!r}: expected {kind} (GATEWAY_{name})")
     for client in config["METRICS_CLIENTS"]:
         try:
             ipaddress.ip_network(client, strict=False)

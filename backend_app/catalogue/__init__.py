@@ -115,7 +115,8 @@ def init_app(app: Flask, *, writes: bool) -> None:
 
 
 def bind_migrate(app: Flask) -> None:
-    """Bind Flask-Migrate to the catalogue's owner, for `flask --app backend_app db ...`."""
+    """Bind Flask-Migrate to the catalogue's owner, for Flask-Migrate's own commands
+    (``flask --app gateway.cli:catalogue_app db ...``)."""
     from backend_app.catalogue.schema import MIGRATIONS
 
     migrate().init_app(app, db, directory=str(MIGRATIONS))

@@ -25,7 +25,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 from sqlalchemy import insert, inspect, select
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from backend_app.catalogue.models import categories, extensions, meta
 from backend_app.catalogue.writes import now, transaction
@@ -135,22 +135,43 @@ def upgrade() -> Upgrade:
 def _record_chain() -> None:
     """Note every revision of this release in the database (see the module's docstring)."""
     value = json.dumps(chain())
+    try:
+        with transaction() as connection:
+            connection.execute(meta.delete().where(meta.c.key == CHAIN_KEY))
+            connection.execute(insert(meta).values(key=CHAIN_KEY, value=value))
+    except IntegrityError:
+        # Another node of the same release recorded it at the same moment (PostgreSQL's
+        # read committed lets both delete nothing): its row says what ours would.
+        if not _has_meta(CHAIN_KEY):
+            raise
+
+
+def _has_meta(key: str) -> bool:
+    """True when the catalogue's meta table holds ``key``."""
     with transaction() as connection:
-        connection.execute(meta.delete().where(meta.c.key == CHAIN_KEY))
-        connection.execute(insert(meta).values(key=CHAIN_KEY, value=value))
+        return connection.execute(select(meta.c.key).where(meta.c.key == key)).first() is not None
 
 
 def _seed() -> bool:
     """Insert the fixture's categories and extensions, once per database (then True)."""
     fixture: dict[str, Any] = json.loads(FIXTURE.read_text())
-    with transaction() as connection:
-        if connection.execute(select(meta.c.key).where(meta.c.key == "seeded")).first():
+    try:
+        with transaction() as connection:
+            if connection.execute(select(meta.c.key).where(meta.c.key == "seeded")).first():
+                return False
+            connection.execute(insert(categories), fixture["categories"])
+            stamp = now()
+            rows = [
+                {**row, "created_at": stamp, "updated_at": stamp} for row in fixture["extensions"]
+            ]
+            connection.execute(insert(extensions), rows)
+            connection.execute(insert(meta).values(key="seeded", value=stamp))
+    except IntegrityError:
+        # Two nodes upgrading one empty database at once both found it unseeded; the
+        # other's transaction committed first, and ours rolled back whole.
+        if _has_meta("seeded"):
             return False
-        connection.execute(insert(categories), fixture["categories"])
-        stamp = now()
-        rows = [{**row, "created_at": stamp, "updated_at": stamp} for row in fixture["extensions"]]
-        connection.execute(insert(extensions), rows)
-        connection.execute(insert(meta).values(key="seeded", value=stamp))
+        raise
     return True
 
 

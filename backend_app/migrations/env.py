@@ -12,9 +12,11 @@ index build may take longer than a request may).
 from __future__ import annotations
 
 import time
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from alembic import context
+from alembic.migration import MigrationContext, MigrationInfo
 from sqlalchemy.engine import Connection
 
 from backend_app.catalogue.engine import WRITE
@@ -50,7 +52,9 @@ def wait_for_the_lock(connection: Connection) -> None:
         time.sleep(0.2)
 
 
-def note_applied(*, step: Any, **_: Any) -> None:
+def note_applied(
+    ctx: MigrationContext, step: MigrationInfo, heads: Collection[Any], run_args: Mapping[str, Any]
+) -> None:
     """Tell the caller (catalogue.schema.upgrade) which revisions this run applied."""
     applied = context.config.attributes.get("applied")
     if applied is not None:
@@ -71,7 +75,9 @@ def run_online() -> None:
             # (which would wait for this very lock while a release migrates).
             # Outside any transaction (SQLite refuses it within one): on the driver's own
             # connection, which pysqlite leaves in autocommit (catalogue.engine).
-            connection.connection.driver_connection.execute("PRAGMA journal_mode = WAL")
+            driver = connection.connection.driver_connection
+            assert driver is not None  # a pooled connection, checked out above
+            driver.execute("PRAGMA journal_mode = WAL")
         connection = connection.execution_options(**{WRITE: True})
         context.configure(
             connection=connection,

@@ -16,6 +16,7 @@ from __future__ import annotations
 import importlib.util
 import re
 import threading
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -23,6 +24,8 @@ from flask_caching.backends.base import BaseCache
 from flask_caching.backends.simplecache import SimpleCache
 
 from gateway.build_id import REPO_ROOT
+from gateway.cache.files import FilePages
+from gateway.cache.generations import PageStore, RedisPages, SimplePages, UwsgiPages
 from gateway.settings import ConfigError
 
 SCHEMES = ("simple", "uwsgi", "redis")
@@ -30,6 +33,8 @@ SCHEMES = ("simple", "uwsgi", "redis")
 REDIS_TIMEOUT = 0.25
 
 _stores: dict[str, BaseCache] = {}
+# One in-process page store per URL too: gateways built twice in one process share it.
+_simple_pages: dict[str, SimplePages] = {}
 _lock = threading.Lock()
 
 
@@ -101,3 +106,22 @@ def check_cache_url(url: str) -> str:
             [f"GATEWAY_CACHE_URL {url!r}: uwsgi.ini declares no cache2 {n!r}" for n in missing]
         )
     return "simple://gateway-check"
+
+
+def page_store(url: str, shared: Any, files: Path | None = None, timeout: float = 300) -> PageStore:
+    """The page store for ``GATEWAY_CACHE_URL`` ``url``, beside flask-caching's ``shared``;
+    with uWSGI's cache, mirrored as files under ``files`` for nginx (gateway.cache.files)."""
+    parts = urlsplit(url)
+    scheme = parts.scheme or url
+    if scheme == "uwsgi":
+        # Only here: uWSGI's cache is one node's, like the files. With Redis (several
+        # nodes) a file on one node could not follow another node's invalidation.
+        pages = UwsgiPages(parts.netloc)
+        if files is not None:
+            return FilePages(pages, files, int(timeout), max_files=pages.capacity())
+        return pages
+    if scheme == "redis":
+        # The same connection pool and timeouts as flask-caching's store.
+        return RedisPages(url, shared._write_client)
+    with _lock:
+        return _simple_pages.setdefault(url, SimplePages(url))

@@ -47,12 +47,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
 
+from gateway.cache.generations import Asked, Entry, PageStore
 from gateway.http.etags import stamp_of
-
-if TYPE_CHECKING:
-    from gateway.cache.generations import PageStore
 
 log = logging.getLogger(__name__)
 
@@ -89,26 +86,6 @@ REPLAYED: dict[tuple[str, str], tuple[str, dict[str, str]]] = {
 CODINGS = {"gzip": ("gz", {"content-encoding": "gzip"}), "identity": ("id", {})}
 # Headers of the app's answer that nginx sets by itself for a file (or never replays).
 NOT_COMPARED = {"content-length", "x-request-id", "x-cache", "etag"}
-
-
-class Asked(Protocol):
-    """What a request asked for, as the response cache read it (``Requested``, a
-    NamedTuple: read-only members)."""
-
-    @property
-    def scheme(self) -> str: ...
-
-    @property
-    def host(self) -> str: ...
-
-    @property
-    def path(self) -> str: ...
-
-    @property
-    def query(self) -> str: ...
-
-    @property
-    def encoding(self) -> str: ...
 
 
 def cache_control(timeout: int) -> str:
@@ -267,11 +244,11 @@ class FilePages:
             else:
                 os.unlink(entry.path)
 
-    def get(self, generation: str, key: str) -> Any:
+    def get(self, generation: str, key: str) -> Entry | None:
         """The inner store's entry."""
         return self.inner.get(generation, key)
 
-    def set(self, generation: str, key: str, entry: Any, timeout: int) -> bool:
+    def set(self, generation: str, key: str, entry: Entry, timeout: int) -> bool:
         """Store in the inner store (files are published separately, see ``publish``)."""
         return self.inner.set(generation, key, entry, timeout)
 

@@ -14,7 +14,7 @@ A slow request that read old data and stores its answer after an invalidation wr
 into its own, old generation: unreachable, and reclaimed (cleared, evicted or expired).
 Each store method may raise; the response cache guards every call.
 
-    pages = page_store("redis://127.0.0.1:6379/0")
+    pages = page_store("redis://127.0.0.1:6379/0", shared)   # gateway.cache.backends
     token = pages.generation() or pages.renew()
     pages.set(token, key, entry, timeout=300)
 """
@@ -26,22 +26,35 @@ import pickle
 import socket
 import threading
 import uuid
-from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import urlsplit
 
 from cachelib import SimpleCache
 
 GENERATION_KEY = "gateway:generation"
 
-# One in-process store per URL, like gateway.cache.backends.shared_store: gateways built twice in
-# one process (tests) share it.
-_simple: dict[str, SimplePages] = {}
-_lock = threading.Lock()
+
+# A stored answer: its status line, headers and body.
+Entry = tuple[str, list[tuple[str, str]], bytes]
+
+
+class Asked(Protocol):
+    """What a request asked for, as the response cache read it (its ``Requested``)."""
+
+    @property
+    def scheme(self) -> str: ...
+    @property
+    def host(self) -> str: ...
+    @property
+    def path(self) -> str: ...
+    @property
+    def query(self) -> str: ...
+    @property
+    def encoding(self) -> str: ...
 
 
 class PageStore(Protocol):
-    """What the response cache needs of a store."""
+    """What the response cache needs of a store; every method may raise (the cache
+    guards each call)."""
 
     name: str
 
@@ -51,21 +64,54 @@ class PageStore(Protocol):
     def renew(self) -> str:
         """Start a new generation, drop the previous one whole, return the new token."""
 
-    def get(self, generation: str, key: str) -> Any:
+    def get(self, generation: str, key: str) -> Entry | None:
         """The entry stored under ``key`` in ``generation``, or None."""
 
-    def set(self, generation: str, key: str, entry: Any, timeout: int) -> bool:
+    def set(self, generation: str, key: str, entry: Entry, timeout: int) -> bool:
         """Store ``entry``; False when the store refused it."""
 
     def evictions(self) -> int | None:
         """Entries the store dropped to make room, when it counts them."""
+
+    def publish(
+        self,
+        generation: str,
+        namespace: str,
+        variant: str,
+        asked: Asked,
+        headers: list[tuple[str, str]],
+        body: bytes,
+    ) -> bool:
+        """Also keep a stored answer where nginx serves it without Python; never raises."""
+
+    def withdraw(self) -> None:
+        """Let nginx serve nothing of this store until the next renewal; never raises."""
+
+
+class WithoutFiles:
+    """The part of ``PageStore`` that stores nginx does not read have: nothing to do."""
+
+    def publish(
+        self,
+        generation: str,
+        namespace: str,
+        variant: str,
+        asked: Asked,
+        headers: list[tuple[str, str]],
+        body: bytes,
+    ) -> bool:
+        """Nothing is published: nginx reads no file of this store."""
+        return False
+
+    def withdraw(self) -> None:
+        """Nothing to withdraw."""
 
 
 def _token() -> str:
     return uuid.uuid4().hex
 
 
-class SimplePages:
+class SimplePages(WithoutFiles):
     """Generations in this process's memory."""
 
     def __init__(self, name: str) -> None:
@@ -83,11 +129,11 @@ class SimplePages:
             self._pages = {self._token: SimpleCache(threshold=2000)}
             return self._token
 
-    def get(self, generation: str, key: str) -> Any:
+    def get(self, generation: str, key: str) -> Entry | None:
         pages = self._pages.get(generation)
         return None if pages is None else pages.get(key)
 
-    def set(self, generation: str, key: str, entry: Any, timeout: int) -> bool:
+    def set(self, generation: str, key: str, entry: Entry, timeout: int) -> bool:
         pages = self._pages.get(generation)
         if pages is None:  # an old generation's answer is simply not kept
             return True
@@ -97,7 +143,7 @@ class SimplePages:
         return None
 
 
-class UwsgiPages:
+class UwsgiPages(WithoutFiles):
     """uWSGI's cache2: answers in ``<name>-pages``, the token in ``<name>``."""
 
     def __init__(self, name: str) -> None:
@@ -125,11 +171,11 @@ class UwsgiPages:
             raise RuntimeError(f"uWSGI cache {self.pages!r} could not be cleared")
         return token
 
-    def get(self, generation: str, key: str) -> Any:
+    def get(self, generation: str, key: str) -> Entry | None:
         raw = self.uwsgi.cache_get(f"{generation}:{key}", self.pages)
         return None if raw is None else pickle.loads(raw)
 
-    def set(self, generation: str, key: str, entry: Any, timeout: int) -> bool:
+    def set(self, generation: str, key: str, entry: Entry, timeout: int) -> bool:
         raw = pickle.dumps(entry, pickle.HIGHEST_PROTOCOL)
         return bool(self.uwsgi.cache_update(f"{generation}:{key}", raw, timeout, self.pages))
 
@@ -160,7 +206,7 @@ class UwsgiPages:
         return None if found is None else int(found["full"])
 
 
-class RedisPages:
+class RedisPages(WithoutFiles):
     """Redis: the token in one key, each generation's answers in one hash."""
 
     def __init__(self, name: str, client: Any) -> None:
@@ -181,11 +227,11 @@ class RedisPages:
             self.client.unlink(self._hash(old.decode()))
         return token
 
-    def get(self, generation: str, key: str) -> Any:
+    def get(self, generation: str, key: str) -> Entry | None:
         raw = self.client.hget(self._hash(generation), key)
         return None if raw is None else pickle.loads(raw)
 
-    def set(self, generation: str, key: str, entry: Any, timeout: int) -> bool:
+    def set(self, generation: str, key: str, entry: Entry, timeout: int) -> bool:
         name = self._hash(generation)
         pipe = self.client.pipeline(transaction=False)
         pipe.hset(name, key, pickle.dumps(entry, pickle.HIGHEST_PROTOCOL))
@@ -197,24 +243,3 @@ class RedisPages:
 
     def evictions(self) -> int | None:
         return int(self.client.info("stats").get("evicted_keys", 0))
-
-
-def page_store(url: str, shared: Any, files: Path | None = None, timeout: float = 300) -> PageStore:
-    """The page store for ``GATEWAY_CACHE_URL`` ``url``, beside flask-caching's ``shared``;
-    with uWSGI's cache, mirrored as files under ``files`` for nginx (gateway.cache.files)."""
-    parts = urlsplit(url)
-    scheme = parts.scheme or url
-    if scheme == "uwsgi":
-        # Only here: uWSGI's cache is one node's, like the files. With Redis (several
-        # nodes) a file on one node could not follow another node's invalidation.
-        pages = UwsgiPages(parts.netloc)
-        if files is not None:
-            from gateway.cache.files import FilePages
-
-            return FilePages(pages, files, int(timeout), max_files=pages.capacity())
-        return pages
-    if scheme == "redis":
-        # The same connection pool and timeouts as flask-caching's store.
-        return RedisPages(url, shared._write_client)
-    with _lock:
-        return _simple.setdefault(url, SimplePages(url))

@@ -39,15 +39,16 @@ into ``environ["gateway.cache"]``.
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import logging
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, Final, NamedTuple, ParamSpec, TypeVar
 
-from gateway.cache.policy import KEYED_VARY, PRIVATE_DIRECTIVES
+from gateway.cache.policy import store_refusal
 from gateway.http.metrics import Counters as MetricCounters
 from gateway.http.metrics import LocalCounters, bypass_key, cache_key
 from gateway.http.negotiation import preferred_encoding, preferred_type
@@ -56,13 +57,27 @@ from gateway.http.sessions import carries_session_cookie
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
-    from gateway.cache.generations import PageStore
+    from gateway.cache.generations import Entry, PageStore
 
 log = logging.getLogger(__name__)
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+class Failed(enum.Enum):
+    """What a guarded store call returns when the store failed or is being skipped."""
+
+    FAILED = "failed"
+
+
+FAILED: Final = Failed.FAILED
 
 EXTENSION_KEY = "gateway.cache.middleware"  # where each app finds the cache (toolbar panel)
-TRACE_KEY = "gateway.cache"  # the environ key of a request's trace
-FAILED = object()  # what a guarded store call returns when the store failed
+TRACE_KEY = "gateway.cache"  # the environ key of a request's trace (or None)
+# A request's reads and writes of the store, for the toolbar: store, ops, bypass.
+Trace = dict[str, Any]
+# The per-namespace counter of each store event.
+COUNTER_OF = {"hit": "hits", "miss": "misses", "store": "sets", "error": "errors"}
 SAFE_METHODS = ("GET", "HEAD")
 # Headers that describe one connection or one request, never replayed.
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "x-request-id", "x-cache"}
@@ -123,32 +138,6 @@ class Counters:
         return dict(self.__dict__)
 
 
-def store_refusal(status: str, headers: list[tuple[str, str]], max_size: int) -> str | None:
-    """None when an answer with this status and these headers may be stored, else why."""
-    if not status.startswith("200"):
-        return f"status {status[:3]} is not 200"
-    found: dict[str, list[str]] = {}
-    for name, value in headers:
-        found.setdefault(name.lower(), []).append(value.lower())
-    if "set-cookie" in found:
-        return "the answer sets a cookie"
-    control = ",".join(found.get("cache-control", []))
-    for directive in PRIVATE_DIRECTIVES:
-        if directive in control:
-            return f"Cache-Control: {directive}"
-    if "public" not in control:
-        return "the app did not mark the answer public"
-    vary = {v.strip() for value in found.get("vary", []) for v in value.split(",") if v.strip()}
-    if "*" in vary or vary - KEYED_VARY:
-        return f"Vary: {', '.join(sorted(vary))}"
-    length = found.get("content-length", [None])[0]
-    if length is None or not length.isdigit():
-        return "no Content-Length"
-    if int(length) > max_size:
-        return f"larger than {max_size} bytes"
-    return None
-
-
 @dataclass
 class ResponseCache:
     """WSGI middleware: answer shareable GETs from the page store."""
@@ -164,14 +153,18 @@ class ResponseCache:
     retry_after: float = 5.0
     counters: dict[str, Counters] = field(default_factory=dict)
     # (host, path, query, Accept) of answers the app refused to share, with the reason.
-    unshared: dict[Requested, str] = field(default_factory=dict)
+    unshared: dict[tuple[str, ...], str] = field(default_factory=dict)
     down_until: float = 0.0
     failing: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
     # The gateway's counters (gateway.http.metrics), shared by every worker under uWSGI.
     metrics: MetricCounters = field(default_factory=LocalCounters)
 
+    tracing: bool = field(init=False)
+
     def __post_init__(self) -> None:
+        # Where a toolbar runs, each request's store operations are traced for its panel.
+        self.tracing = any(route.never == "toolbar" for route in self.routes)
         # Longest prefix first, like DispatcherMiddleware; "" (the default app) last.
         self.routes.sort(key=lambda r: len(r.prefix), reverse=True)
         for route in self.routes:
@@ -179,12 +172,13 @@ class ResponseCache:
 
     # -- the store, guarded -----------------------------------------------------------
 
-    def _call(self, name: str, *args: Any) -> Any:
-        """Call the page store; on any error skip it for ``retry_after`` seconds: FAILED."""
+    def _guarded(self, call: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T | Failed:
+        """``call`` the page store; on any error skip it for ``retry_after`` seconds and
+        return FAILED (also while it is skipped)."""
         if time.monotonic() < self.down_until:
             return FAILED
         try:
-            result = getattr(self.pages, name)(*args)
+            result = call(*args, **kwargs)
         except Exception as exc:  # noqa: BLE001 - any store failure means "uncached"
             with self.lock:
                 self.down_until = time.monotonic() + self.retry_after
@@ -204,20 +198,18 @@ class ResponseCache:
 
     def generation(self) -> str | None:
         """The current data generation (started when the store has none); None if down."""
-        token = self._call("generation")
+        token = self._guarded(self.pages.generation)
         if token is None:  # never set, or evicted: start one
-            token = self._call("renew")
-        return token if isinstance(token, str) else None
+            token = self._guarded(self.pages.renew)
+        return None if token is FAILED else token
 
     def invalidate(self) -> bool:
         """Start a new data generation: every stored answer is stale at once."""
-        if self._call("renew") is not FAILED:
+        if self._guarded(self.pages.renew) is not FAILED:
             return True
         # The store is down or skipped: its old generation comes back unreachable (it is
         # renewed on recovery), but files nginx serves by itself must go now.
-        withdraw = getattr(self.pages, "withdraw", None)
-        if withdraw is not None:
-            withdraw()
+        self.pages.withdraw()
         return False
 
     # -- the middleware ---------------------------------------------------------------
@@ -241,17 +233,20 @@ class ResponseCache:
         return None, None
 
     @staticmethod
-    def requested(environ: WSGIEnvironment) -> Requested:
-        """What this request asks for, read before the dispatcher moves the prefix."""
-        return Requested(
+    def asked(environ: WSGIEnvironment) -> tuple[str, str, str, str, str, str]:
+        """What this request asks for, read before the dispatcher moves the prefix: the
+        fields of its ``Requested``, as a plain tuple (equal to it, and cheaper to build
+        on every request; most never need the rest of ``Requested``)."""
+        get = environ.get
+        return (
             # The scheme and host too: an answer for one (trusted) host or scheme, whose
             # external URLs name it, never serves another.
-            scheme=environ.get("wsgi.url_scheme", "http"),
-            host=environ.get("HTTP_HOST", ""),
-            path=environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", ""),
-            query=environ.get("QUERY_STRING", ""),
-            accept=environ.get("HTTP_ACCEPT", ""),
-            accept_encoding=environ.get("HTTP_ACCEPT_ENCODING", ""),
+            get("wsgi.url_scheme", "http"),
+            get("HTTP_HOST", ""),
+            get("SCRIPT_NAME", "") + get("PATH_INFO", ""),
+            get("QUERY_STRING", ""),
+            get("HTTP_ACCEPT", ""),
+            get("HTTP_ACCEPT_ENCODING", ""),
         )
 
     def key(self, route: Route, requested: Requested) -> str:
@@ -261,51 +256,69 @@ class ResponseCache:
         return f"{route.namespace}:{digest.hexdigest()}"
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        trace: dict[str, Any] = {"store": self.pages.name, "ops": [], "bypass": None}
+        # The trace is for the toolbar's Cache panel: built only where a toolbar runs.
+        trace: Trace | None = None
+        if self.tracing:
+            trace = {"store": self.pages.name, "ops": [], "bypass": None}
         environ[TRACE_KEY] = trace
         method = environ.get("REQUEST_METHOD", "GET")
         route = self.route_of(environ.get("PATH_INFO", "") or "/")
         if method not in SAFE_METHODS:
-            trace["bypass"] = f"{method} is never answered from the store"
-            self.metrics.inc(bypass_key(route.namespace, "method"))
+            self._bypassed(trace, route, "method", f"{method} is never answered from the store")
             return self.app(environ, start_response)
-        reason, trace["bypass"] = self.bypass(route, environ)
-        if reason:
-            self.metrics.inc(bypass_key(route.namespace, reason))
+        reason, why = self.bypass(route, environ)
+        if reason and why:
+            self._bypassed(trace, route, reason, why)
             return self.app(environ, start_response)
-        requested = self.requested(environ)
-        refusal = self.unshared.get(requested)
+        asked = self.asked(environ)
+        refusal = self.unshared.get(asked)
         if refusal is not None:
-            trace["bypass"] = f"its last answer was not shareable ({refusal})"
-            self.metrics.inc(bypass_key(route.namespace, "unshared"))
-            return self._unshared(environ, start_response, requested)
+            self._bypassed(trace, route, "unshared", "its last answer was not shareable", refusal)
+            return self._unshared(environ, start_response, asked)
+        requested = Requested(*asked)
         counters = self.counters[route.namespace]
         generation = self.generation()
         key = self.key(route, requested)
         if generation is None:  # the store is down: serve uncached
-            counters.errors += 1
-            self.metrics.inc(cache_key(route.namespace, "error"))
-            trace["ops"].append({"op": "get", "key": key, "result": "error"})
+            self._counted(trace, route, counters, "error", "get", key)
             return self.app(environ, start_response)
-        entry = self._call("get", generation, key)
+        entry = self._guarded(self.pages.get, generation, key)
         if entry is FAILED:
-            counters.errors += 1
-            self.metrics.inc(cache_key(route.namespace, "error"))
-            trace["ops"].append({"op": "get", "key": key, "result": "error"})
+            self._counted(trace, route, counters, "error", "get", key)
             return self.app(environ, start_response)
         if entry is not None:
-            counters.hits += 1
-            self.metrics.inc(cache_key(route.namespace, "hit"))
-            trace["ops"].append({"op": "get", "key": key, "result": "hit"})
+            self._counted(trace, route, counters, "hit", "get", key)
             status, headers, body = entry
             start_response(status, [*headers, ("X-Cache", "HIT")])
             return [] if method == "HEAD" else [body]
-        counters.misses += 1
-        self.metrics.inc(cache_key(route.namespace, "miss"))
-        trace["ops"].append({"op": "get", "key": key, "result": "miss"})
-        return self._miss(environ, start_response, generation, key, counters, route, requested)
+        self._counted(trace, route, counters, "miss", "get", key)
+        return self._miss(environ, start_response, trace, generation, key, route, requested)
 
-    def _remember_unshared(self, requested: Requested, refusal: str) -> None:
+    def _bypassed(
+        self, trace: Trace | None, route: Route, reason: str, why: str, detail: str = ""
+    ) -> None:
+        """Count a request the store is not used for (and say why, for the toolbar)."""
+        self.metrics.inc(bypass_key(route.namespace, reason))
+        if trace is not None:
+            trace["bypass"] = f"{why} ({detail})" if detail else why
+
+    def _counted(
+        self,
+        trace: Trace | None,
+        route: Route,
+        counters: Counters,
+        event: str,
+        op: str,
+        key: str,
+        result: str = "",
+    ) -> None:
+        """Count one store event (hit, miss, store, error) and trace its operation."""
+        setattr(counters, COUNTER_OF[event], getattr(counters, COUNTER_OF[event]) + 1)
+        self.metrics.inc(cache_key(route.namespace, event))
+        if trace is not None:
+            trace["ops"].append({"op": op, "key": key, "result": result or event})
+
+    def _remember_unshared(self, requested: tuple[str, ...], refusal: str) -> None:
         if len(self.unshared) >= MAX_UNSHARED:
             self.unshared.clear()
         self.unshared[requested] = refusal
@@ -314,7 +327,7 @@ class ResponseCache:
         self,
         environ: WSGIEnvironment,
         start_response: StartResponse,
-        requested: Requested,
+        requested: tuple[str, ...],
     ) -> Iterable[bytes]:
         """Run the app for a URL whose last answer was not shareable; nothing is stored
         (no generation was read before the app ran), but a shareable answer is noticed."""
@@ -330,15 +343,14 @@ class ResponseCache:
         self,
         environ: WSGIEnvironment,
         start_response: StartResponse,
+        trace: Trace | None,
         generation: str,
         key: str,
-        counters: Counters,
         route: Route,
         requested: Requested,
     ) -> Iterable[bytes]:
         """Run the app; keep its answer when it may be shared."""
         captured: dict[str, Any] = {}
-        ops: list[dict[str, str]] = environ[TRACE_KEY]["ops"]
 
         def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
             captured["status"], captured["headers"] = status, headers
@@ -350,7 +362,7 @@ class ResponseCache:
             return body_iter
         refusal = captured.get("refusal", "not started")
         if refusal:
-            ops.append({"op": "set", "key": key, "result": f"not stored: {refusal}"})
+            self._not_stored(trace, key, refusal)
             if "refusal" in captured:  # the app answered, and would not share it
                 self._remember_unshared(requested, refusal)
             return body_iter
@@ -360,41 +372,28 @@ class ResponseCache:
             close = getattr(body_iter, "close", None)
             if close is not None:
                 close()
+        counters = self.counters[route.namespace]
         if len(body) > self.max_size:
             counters.too_big += 1
-            ops.append({"op": "set", "key": key, "result": "not stored: too big"})
+            self._not_stored(trace, key, "too big")
             self._remember_unshared(requested, "too big")
             return [body]
         kept = [(k, v) for k, v in captured["headers"] if k.lower() not in HOP_BY_HOP]
-        entry = (captured["status"], kept, body)
+        entry: Entry = (captured["status"], kept, body)
         # The generation read before the app ran: an answer rendered from data that
         # changed meanwhile lands in the old, unreachable generation.
-        if self._call("set", generation, key, entry, self.timeout) is True:
-            counters.sets += 1
-            self.metrics.inc(cache_key(route.namespace, "store"))
-            ops.append({"op": "set", "key": key, "result": "stored"})
-            self._publish(route, requested, generation, kept, body)
+        if self._guarded(self.pages.set, generation, key, entry, self.timeout) is True:
+            self._counted(trace, route, counters, "store", "set", key, "stored")
+            variant = "html" if requested.variant == "text/html" else "json"
+            self.pages.publish(generation, route.namespace, variant, requested, kept, body)
         else:
-            counters.errors += 1
-            self.metrics.inc(cache_key(route.namespace, "error"))
-            ops.append({"op": "set", "key": key, "result": "error"})
+            self._counted(trace, route, counters, "error", "set", key)
         return [body]
 
-    def _publish(
-        self,
-        route: Route,
-        requested: Requested,
-        generation: str,
-        headers: list[tuple[str, str]],
-        body: bytes,
-    ) -> None:
-        """Also write the answer as a file for nginx, when the store keeps files
-        (``gateway.cache.files``) and nginx would replay this answer exactly."""
-        publish = getattr(self.pages, "publish", None)
-        if publish is None:
-            return
-        variant = "html" if requested.variant == "text/html" else "json"
-        publish(generation, route.namespace, variant, requested, headers, body)
+    @staticmethod
+    def _not_stored(trace: Trace | None, key: str, refusal: str) -> None:
+        if trace is not None:
+            trace["ops"].append({"op": "set", "key": key, "result": f"not stored: {refusal}"})
 
     def stats(self) -> dict[str, Any]:
         """This process's counters per namespace, the store's evictions, and its state."""

@@ -9,57 +9,53 @@ The development profile lists them for every app (``DEBUG_TB_PANELS``, gateway.s
   be shared and, if not, the rule that refused it, and the store in use;
 - ``RoutesPanel``: every route of every mounted app under its public path.
 
-The toolbar renders ``title()`` and ``content()`` unescaped, and a panel's template
-environment only sees the toolbar's own templates, so these panels build their HTML
-with markupsafe: every value goes through ``_text``, which escapes it as plain text::
+Each is shaped like the toolbar's own panels: ``content()`` renders a template of
+``templates/panels/`` beside this module. The toolbar inserts ``content()`` unescaped, so
+the templates escape: their environment autoescapes, and the panels hand it every value
+as a plain ``str``::
 
     DEBUG_TB_PANELS = (*STOCK_PANELS, "gateway.devtools.panels.GatewayPanel", ...)
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import Any, cast
 from urllib.parse import urlsplit, urlunsplit
 
 from flask import Response as FlaskResponse
 from flask import current_app, request
 from flask_debugtoolbar.panels import DebugPanel
-from markupsafe import Markup, escape
+from jinja2 import Environment, PackageLoader, StrictUndefined
 from werkzeug import Request, Response
 
 from gateway.cache.middleware import EXTENSION_KEY as CACHE_KEY
-from gateway.cache.middleware import TRACE_KEY, ResponseCache
+from gateway.cache.middleware import TRACE_KEY, Requested, ResponseCache
 from gateway.cache.policy import share_refusal
 from gateway.devtools.inventory import EXTENSION_KEY as INVENTORY_KEY
 from gateway.devtools.inventory import Inventory, route_table
 from gateway.http.request_id import HEADER, current_request_id
 
-NOTHING = Markup("")
+# The panels' own environment: the toolbar's sees only the toolbar's templates and each
+# app's sees only the app's, and neither needs to learn of these. Autoescaping is set here
+# rather than inherited from the toolbar, because every value shown may come from a request.
+TEMPLATES = Environment(
+    loader=PackageLoader("gateway.devtools"),
+    autoescape=True,
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
 
 
-def _text(value: object) -> Markup:
-    """``value`` as escaped text; ``str()`` first, so nothing passes as trusted markup."""
-    return escape(str(value))
+def _text(value: object) -> str:
+    """``value`` as a plain ``str``: a ``Markup`` would pass autoescaping as trusted HTML."""
+    return str(value)
 
 
-def _table(head: Sequence[str], rows: Iterable[Sequence[object]], mark: int = -1) -> Markup:
-    """An HTML table in the toolbar's style; row number ``mark`` is emphasised."""
-    cells = NOTHING.join(Markup("<th>{}</th>").format(_text(h)) for h in head)
-    body = NOTHING
-    for number, row in enumerate(rows):
-        tds = NOTHING.join(
-            Markup("<td>{}</td>").format(v if isinstance(v, Markup) else _text(v)) for v in row
-        )
-        shade = "flDebugOdd" if number % 2 == 0 else "flDebugEven"
-        extra = ' aria-current="true" style="font-weight:bold"' if number == mark else ""
-        body += Markup('<tr class="{}"{}>{}</tr>').format(shade, Markup(extra), tds)
-    return Markup("<table><thead><tr>{}</tr></thead><tbody>{}</tbody></table>").format(cells, body)
-
-
-def _section(heading: str, inner: Markup) -> Markup:
-    """A headed part of a panel."""
-    return Markup("<h4>{}</h4>{}").format(_text(heading), inner)
+def _rows(rows: Iterable[Iterable[object]]) -> list[tuple[str, ...]]:
+    """Table rows with every cell as plain text (see ``_text``)."""
+    return [tuple(_text(value) for value in row) for row in rows]
 
 
 def _wsgi_text(value: str) -> str:
@@ -93,9 +89,15 @@ def redact_url(url: str) -> str:
 
 
 class InlinePanel(DebugPanel):
-    """A panel whose content is shown in the toolbar itself, with no page of its own."""
+    """A panel shown in the toolbar itself (no page of its own), rendered from ``TEMPLATES``."""
 
     has_content = True
+
+    def __init__(
+        self, jinja_env: Environment | None, context: dict[str, Any] | None = None
+    ) -> None:
+        # The toolbar hands over its own environment, which cannot find our templates.
+        super().__init__(TEMPLATES, context)
 
     def url(self) -> str:
         """No separate page: the content is inline."""
@@ -107,7 +109,9 @@ class GatewayPanel(InlinePanel):
 
     name = "Gateway"
 
-    def __init__(self, jinja_env: Any, context: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, jinja_env: Environment | None, context: dict[str, Any] | None = None
+    ) -> None:
         super().__init__(jinja_env, context)
         self.seen: dict[str, str] = {}
 
@@ -140,25 +144,25 @@ class GatewayPanel(InlinePanel):
     def content(self) -> str:
         """This request as the serving app saw it, then the whole mount table."""
         seen = self.seen
-        this = _table(
-            ("Key", "Value"),
-            [
-                ("Served by", seen.get("app", "?")),
-                ("Mount prefix", seen.get("prefix", "?")),
-                ("Profile", seen.get("profile", "?")),
-                ("Cache namespace", seen.get("namespace", "?")),
-                ("SCRIPT_NAME", seen.get("script_name", "")),
-                ("PATH_INFO", seen.get("path_info", "")),
-                (HEADER, seen.get("request_id", "-")),
-            ],
-        )
+        this_request = [
+            ("Served by", seen.get("app", "?")),
+            ("Mount prefix", seen.get("prefix", "?")),
+            ("Profile", seen.get("profile", "?")),
+            ("Cache namespace", seen.get("namespace", "?")),
+            ("SCRIPT_NAME", seen.get("script_name", "")),
+            ("PATH_INFO", seen.get("path_info", "")),
+            (HEADER, seen.get("request_id", "-")),
+        ]
         mounts = _inventory().mounts
-        rows = [(m.shown_prefix, m.app, m.profile, m.namespace) for m in mounts]
-        served = next((i for i, m in enumerate(mounts) if m.app == seen.get("app")), -1)
-        table = _table(("Prefix", "App", "Profile", "Cache namespace"), rows, mark=served)
-        if not mounts:
-            table = Markup("<p>This app was built alone, outside a gateway.</p>")
-        return str(_section("This request", this) + _section("Mount table", table))
+        served = next((i for i, m in enumerate(mounts) if m.app == seen.get("app")), None)
+        return self.render(
+            "panels/gateway.html",
+            {
+                "this_request": _rows(this_request),
+                "mounts": _rows((m.shown_prefix, m.app, m.profile, m.namespace) for m in mounts),
+                "served": served,
+            },
+        )
 
 
 class CachePanel(InlinePanel):
@@ -166,7 +170,9 @@ class CachePanel(InlinePanel):
 
     name = "Cache"
 
-    def __init__(self, jinja_env: Any, context: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, jinja_env: Environment | None, context: dict[str, Any] | None = None
+    ) -> None:
         super().__init__(jinja_env, context)
         self.trace: dict[str, Any] | None = None
         self.refusal: str | None = None
@@ -203,7 +209,7 @@ class CachePanel(InlinePanel):
         # The key the cache gives this URL, to show also when it bypassed the store.
         cache = current_app.extensions.get(CACHE_KEY)
         if isinstance(cache, ResponseCache):
-            requested = cache.requested(request.environ)
+            requested = Requested(*cache.asked(request.environ))
             self.key = cache.key(cache.route_of(requested.path or "/"), requested)
 
     def process_response(self, req: Request, response: Response) -> None:
@@ -213,36 +219,23 @@ class CachePanel(InlinePanel):
 
     def content(self) -> str:
         """The store, the response cache's operations, and the app's sharing decision."""
-        url = redact_url(str(current_app.config.get("CACHE_URL", "?")))
-        store = [("GATEWAY_CACHE_URL", url)]
+        store = [("GATEWAY_CACHE_URL", redact_url(str(current_app.config.get("CACHE_URL", "?"))))]
         if self.trace is None:
             store.append(("Response cache", "off (GATEWAY_RESPONSE_CACHE=false)"))
         else:
             store.append(("Page store", redact_url(str(self.trace.get("store", "?")))))
-        parts = _section("Store in use", _table(("Key", "Value"), store))
-
         ops = [(op.get("op", "?"), op.get("key", ""), op.get("result", "?")) for op in self._ops()]
-        if ops:
-            operations = _table(("Operation", "Key", "Result"), ops)
-        elif self.trace is None:
-            operations = Markup("<p>No operations: the response cache is off.</p>")
-        else:
-            reason = self._bypass() or "no operation was traced"
-            operations = Markup("<p>None: the store was bypassed, because {}.</p>").format(
-                _text(reason)
-            )
-            if self.key:
-                operations += Markup("<p>This URL's key: <code>{}</code></p>").format(
-                    _text(self.key)
-                )
-        parts += _section("Reads and writes of the shared store", operations)
-
-        if self.refusal:
-            verdict = Markup("<p><strong>Not shared</strong>, refused by the rule: {}.</p>")
-            verdict = verdict.format(_text(self.refusal))
-        else:
-            verdict = Markup("<p><strong>Shared</strong>: the app marked it public.</p>")
-        return str(parts + _section("Would this answer be shared?", verdict))
+        return self.render(
+            "panels/cache.html",
+            {
+                "store": _rows(store),
+                "ops": _rows(ops),
+                "cache_on": self.trace is not None,
+                "bypass": _text(self._bypass() or "no operation was traced"),
+                "key": _text(self.key or ""),
+                "refusal": _text(self.refusal or ""),
+            },
+        )
 
 
 class RoutesPanel(InlinePanel):
@@ -250,7 +243,9 @@ class RoutesPanel(InlinePanel):
 
     name = "GatewayRoutes"
 
-    def __init__(self, jinja_env: Any, context: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, jinja_env: Environment | None, context: dict[str, Any] | None = None
+    ) -> None:
         super().__init__(jinja_env, context)
         self.matched: tuple[str, str] | None = None
 
@@ -278,5 +273,5 @@ class RoutesPanel(InlinePanel):
         """The route table of ``gateway routes``."""
         routes = _inventory().routes
         rows = [(r.path, ", ".join(r.methods), r.endpoint, r.app) for r in routes]
-        mark = next((i for i, r in enumerate(routes) if (r.path, r.app) == self.matched), -1)
-        return str(_table(("Public path", "Methods", "Endpoint", "App"), rows, mark=mark))
+        mark = next((i for i, r in enumerate(routes) if (r.path, r.app) == self.matched), None)
+        return self.render("panels/routes.html", {"routes": _rows(rows), "matched": mark})

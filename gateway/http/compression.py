@@ -33,8 +33,49 @@ LEVEL = 6
 
 def is_text(headers: list[tuple[str, str]]) -> bool:
     """True for an answer whose Content-Type is text: compressible, and varying on it."""
-    kind = next((v for k, v in headers if k.lower() == "content-type"), "")
-    return kind.lower().startswith(TEXT_TYPES)
+    return _described(headers)[0]
+
+
+def _described(headers: list[tuple[str, str]]) -> tuple[bool, bool, int | None, int | None]:
+    """What one pass over ``headers`` tells: a text type, an encoding already, the
+    length, and where the last Vary is (-1 when one already names Accept-Encoding or
+    ``*``: nothing to add)."""
+    text = encoded = False
+    length = found = None
+    for index, (name, value) in enumerate(headers):
+        lowered = name.lower()
+        if lowered == "content-type":
+            text = value.lower().startswith(TEXT_TYPES)
+        elif lowered == "content-encoding":
+            encoded = True
+        elif lowered == "content-length" and value.isdigit():
+            length = int(value)
+        elif lowered == "vary" and found != -1:
+            covered = "accept-encoding" in value.lower() or "*" in value
+            found = -1 if covered else index
+    return text, encoded, length, found
+
+
+def vary(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """``headers`` with Accept-Encoding added to Vary when the answer is text."""
+    text, _, _, found = _described(headers)
+    return _varied(headers, text, found)
+
+
+def _varied(headers: list[tuple[str, str]], text: bool, found: int | None) -> list[tuple[str, str]]:
+    """``vary``, given what ``_described`` found."""
+    if not text or found == -1:
+        return headers
+    if found is None:
+        return [*headers, ("Vary", "Accept-Encoding")]
+    varied = list(headers)
+    name, value = varied[found]
+    varied[found] = (name, f"{value}, Accept-Encoding")
+    return varied
+
+
+def _no_write(data: bytes) -> None:
+    """The write() of a deferred start: no app of the gateway writes through it."""
 
 
 class Compression:
@@ -45,36 +86,41 @@ class Compression:
         self.level = level
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        gzipped = preferred_encoding(environ.get("HTTP_ACCEPT_ENCODING")) == "gzip"
+        if preferred_encoding(environ.get("HTTP_ACCEPT_ENCODING")) != "gzip":
+            # Nothing to compress: only say that another client would get gzip.
+            def identity(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+                return start_response(status, vary(headers), exc_info)
+
+            return self.app(environ, identity)
         head = environ.get("REQUEST_METHOD") == "HEAD"
-        if gzipped and head:  # the body decides the length: render it, send none
+        if head:  # the body decides the length: render it, send none
             environ = {**environ, "REQUEST_METHOD": "GET"}
-        started: list[tuple[str, list[tuple[str, str]]]] = []
+        status = ""
+        headers: list[tuple[str, str]] = []
         late = False
 
-        def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        def start(code: str, sent: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            nonlocal status, headers
             if late:  # a generator app that starts on its first chunk: passed through
-                return start_response(status, vary(headers), exc_info)
-            started[:] = [(status, headers)]
-            return lambda data: None  # no app of the gateway writes through it
+                return start_response(code, vary(sent), exc_info)
+            status, headers = code, sent
+            return _no_write
 
         body = self.app(environ, start)
-        if not started:
+        if not status:
             late = True
             return body
-        status, headers = started[0]
-        if not (gzipped and is_text(headers)) or any(
-            k.lower() == "content-encoding" for k, _ in headers
-        ):
-            start_response(status, vary(headers))
-            return _without_body(body) if gzipped and head else body
+        text, encoded, length, found = _described(headers)
+        if not text or encoded or (length is not None and length < MIN_SIZE):
+            start_response(status, _varied(headers, text, found))
+            return _without_body(body) if head else body
         data = _read(body)
         if len(data) < MIN_SIZE:
-            start_response(status, vary(headers))
+            start_response(status, _varied(headers, text, found))
             return [] if head else [data]
         packed = gzip.compress(data, self.level, mtime=0)
         kept = []
-        for name, value in vary(headers):
+        for name, value in _varied(headers, text, found):
             lowered = name.lower()
             if lowered == "content-length":
                 continue
@@ -82,21 +128,6 @@ class Compression:
         kept += [("Content-Encoding", "gzip"), ("Content-Length", str(len(packed)))]
         start_response(status, kept)
         return [] if head else [packed]
-
-
-def vary(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    """``headers`` with Accept-Encoding added to Vary when the answer is text."""
-    if not is_text(headers):
-        return headers
-    found = [v for k, v in headers if k.lower() == "vary"]
-    if any("accept-encoding" in v.lower() or "*" in v for v in found):
-        return headers
-    if not found:
-        return [*headers, ("Vary", "Accept-Encoding")]
-    return [
-        (k, f"{v}, Accept-Encoding") if k.lower() == "vary" and v == found[-1] else (k, v)
-        for k, v in headers
-    ]
 
 
 def _read(body: Iterable[bytes]) -> bytes:

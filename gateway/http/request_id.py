@@ -12,6 +12,7 @@ the same id from ``request.headers``.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import re
@@ -31,11 +32,25 @@ LOG_FORMAT = "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"
 current_request_id: ContextVar[str] = ContextVar("current_request_id", default="-")
 
 
+# Fresh ids: a random prefix per process and a counter, 32 hex digits like nginx's
+# $request_id; unique without a system call per request. A forked worker draws its own.
+_prefix = os.urandom(8).hex()
+_counter = itertools.count()
+
+
+def _new_process() -> None:
+    global _prefix, _counter
+    _prefix, _counter = os.urandom(8).hex(), itertools.count()
+
+
+os.register_at_fork(after_in_child=_new_process)
+
+
 def ensure_request_id(value: str | None) -> str:
     """Return ``value`` when it is a well-formed request id, else a new one."""
     if value and WELL_FORMED.fullmatch(value):
         return value
-    return os.urandom(16).hex()  # 32 hex digits, like nginx's $request_id
+    return f"{_prefix}{next(_counter) & 0xFFFFFFFFFFFFFFFF:016x}"
 
 
 class RequestIdMiddleware:
@@ -49,9 +64,8 @@ class RequestIdMiddleware:
         environ[ENVIRON_KEY] = request_id
 
         def start_with_id(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-            headers = [(k, v) for k, v in headers if k.lower() != HEADER.lower()]
-            headers.append((HEADER, request_id))
-            return start_response(status, headers, exc_info)
+            # Appended, not replaced: no layer inside sets it (the cache never stores it).
+            return start_response(status, [*headers, (HEADER, request_id)], exc_info)
 
         token = current_request_id.set(request_id)
         try:

@@ -6,8 +6,8 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-from gateway import create_app
 from gateway.extensions import db
+from gateway.factory import create_app
 
 # Generated per run: no secret, not even a test one, lives in the repo.
 TOKEN = secrets.token_urlsafe(32)

@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from gateway import build_gateway, create_app
-from gateway.compose import Gateway
+from gateway.compose import Gateway, build_gateway
 from gateway.extensions import db
+from gateway.factory import create_app
 from tests.support.catalogue import dispose
 from tests.support.client import Client
 from tests.support.postgres import Postgres

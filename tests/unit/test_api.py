@@ -10,8 +10,7 @@ from typing import Any
 
 import pytest
 
-from gateway import build_gateway
-from gateway.compose import Gateway
+from gateway.compose import Gateway, build_gateway
 from tests.support.catalogue import corrupt_catalogue, extension
 from tests.support.client import Client
 from tests.support.http import HTML

@@ -18,10 +18,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from werkzeug.wrappers import Request
 
-from gateway import build_gateway
-from gateway.cache.middleware import store_refusal
-from gateway.cache.policy import share_refusal
-from gateway.compose import Gateway
+from gateway.cache.policy import share_refusal, store_refusal
+from gateway.compose import Gateway, build_gateway
 from gateway.http.sessions import carries_session_cookie, session_cookie
 from tests.support.catalogue import extension
 from tests.support.client import Client

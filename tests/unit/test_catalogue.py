@@ -20,10 +20,10 @@ from sqlalchemy import event, text
 
 from backend_app import catalogue
 from backend_app.catalogue import schema
-from gateway import build_gateway, create_app
 from gateway.cli import main
-from gateway.compose import Gateway
+from gateway.compose import Gateway, build_gateway
 from gateway.extensions import db
+from gateway.factory import create_app
 from tests.support.catalogue import dispose, extension
 from tests.support.client import Client
 from tests.support.http import HTML
@@ -471,7 +471,7 @@ def test_a_production_worker_never_imports_alembic(tmp_path: Path) -> None:
         **make_settings(tmp_path, GATEWAY_PROFILE="production", GATEWAY_TRUSTED_HOSTS="localhost"),
     }
     code = (
-        "import json, sys; from gateway import build_gateway; "
+        "import json, sys; from gateway.compose import build_gateway; "
         "build_gateway(json.loads(sys.argv[1])); "
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('alembic', 'flask_migrate')))"
     )
@@ -487,7 +487,7 @@ def test_a_production_worker_never_imports_alembic(tmp_path: Path) -> None:
 
 
 def test_flask_migrate_commands_work_on_the_api(tmp_path: Path) -> None:
-    env = {**os.environ, **make_settings(tmp_path), "FLASK_APP": "backend_app"}
+    env = {**os.environ, **make_settings(tmp_path), "FLASK_APP": "gateway.cli:catalogue_app"}
     flask = Path(sys.executable).parent / "flask"
     for args, expected in ((["db", "current"], "0002 (head)"), (["db", "history"], "-> 0002")):
         done = subprocess.run([flask, *args], env=env, capture_output=True, text=True, timeout=60)

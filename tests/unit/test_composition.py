@@ -13,8 +13,8 @@ import pytest
 from flask import url_for
 
 from backend_app import catalogue
-from gateway import build_gateway, create_app
-from gateway.compose import Gateway
+from gateway.compose import Gateway, build_gateway
+from gateway.factory import create_app
 from gateway.mounts import Mount, load_mounts, validate_mounts
 from gateway.settings import ConfigError
 from tests.support.catalogue import corrupt_catalogue, dispose

@@ -14,8 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from werkzeug.exceptions import BadRequest
 
-from gateway import build_gateway
-from gateway.compose import Gateway
+from gateway.compose import Gateway, build_gateway
 from gateway.http.inputs import MAX_JSON_DEPTH, json_object, positive_int, safe_redirect
 from gateway.http.request_id import WELL_FORMED, ensure_request_id
 from tests.support.catalogue import extension

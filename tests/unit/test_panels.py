@@ -17,11 +17,15 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from flask import Flask
+from jinja2 import TemplateNotFound
+from markupsafe import Markup
 
-from gateway import build_gateway, create_app
 from gateway.cli import main
-from gateway.compose import Gateway
+from gateway.compose import Gateway, build_gateway
+from gateway.devtools.inventory import EXTENSION_KEY as INVENTORY_KEY
+from gateway.devtools.inventory import Inventory, MountRow, RouteRow
 from gateway.devtools.panels import CachePanel, GatewayPanel, RoutesPanel, redact_url
+from gateway.factory import create_app
 from gateway.settings import GATEWAY_PANELS, ConfigError
 from tests.support.client import Client
 from tests.support.http import HTML
@@ -318,6 +322,88 @@ def test_panels_work_in_an_app_built_alone(tmp_path: Path) -> None:
         routes_html = routes.content()
     assert "built alone, outside a gateway" in gateway_html
     assert ["/backend/healthz", "GET", "api.healthz", "backend_app"] in parse(routes_html).rows
+
+
+# -- every field escaped, whatever its source -------------------------------------------
+
+# Markup that would break out of a cell, an attribute or an entity if it were not escaped.
+HOSTILE = "<img src=x onerror=alert(1)></td>&amp;\"'"
+
+
+@pytest.fixture
+def hostile_app(tmp_path: Path) -> Flask:
+    """An app built alone whose store URL and inventory carry markup in every field."""
+    app = create_app("backend_app", make_settings(tmp_path, GATEWAY_PROFILE="development"))
+    app.config["CACHE_URL"] = HOSTILE
+    app.extensions[INVENTORY_KEY] = Inventory(
+        (MountRow(HOSTILE, HOSTILE, HOSTILE, HOSTILE),),
+        (RouteRow(HOSTILE, (HOSTILE,), HOSTILE, HOSTILE),),
+    )
+    return app
+
+
+def assert_shown_as_text(html: str, rows: int) -> Tables:
+    """``html`` holds HOSTILE only as text: no tag of it, and ``rows`` rows made of it."""
+    assert "<img" not in html and "&amp;amp;" in html
+    tables = parse(html)
+    assert sum(set(row) == {HOSTILE} for row in tables.rows) == rows, tables.rows
+    return tables
+
+
+def test_gateway_and_routes_panels_escape_every_field(hostile_app: Flask) -> None:
+    with hostile_app.test_request_context("/"):
+        gateway = GatewayPanel(jinja_env=None)
+        keys = ("app", "prefix", "profile", "namespace", "script_name", "path_info")
+        gateway.seen = {key: HOSTILE for key in (*keys, "request_id")}
+        gateway_html = gateway.content()
+        routes = RoutesPanel(jinja_env=None)
+        routes.matched = (HOSTILE, HOSTILE)
+        routes_html = routes.content()
+    tables = assert_shown_as_text(gateway_html, rows=1)
+    assert all(row[1] == HOSTILE for row in tables.rows[1:8])  # "This request"
+    assert tables.marked == [[HOSTILE] * 4]  # the mount row of the serving app
+    assert assert_shown_as_text(routes_html, rows=1).marked == [[HOSTILE] * 4]
+
+
+def test_cache_panel_escapes_every_field(hostile_app: Flask) -> None:
+    with hostile_app.test_request_context("/"):
+        panel = CachePanel(jinja_env=None)
+        op = {"op": HOSTILE, "key": HOSTILE, "result": HOSTILE}
+        panel.trace = {"store": HOSTILE, "ops": [op]}
+        panel.refusal = HOSTILE
+        with_ops = panel.content()
+        panel.trace, panel.key = {"store": "simple", "ops": [], "bypass": HOSTILE}, HOSTILE
+        bypassed = panel.content()
+    tables = assert_shown_as_text(with_ops, rows=1)
+    assert ["GATEWAY_CACHE_URL", HOSTILE] in tables.rows and ["Page store", HOSTILE] in tables.rows
+    assert tables.paragraphs == [f"Not shared, refused by the rule: {HOSTILE}."]
+    assert parse(bypassed).paragraphs[:2] == [
+        f"None: the store was bypassed, because {HOSTILE}.",
+        f"This URL's key: {HOSTILE}",
+    ]
+    assert "<img" not in bypassed
+
+
+def test_panels_do_not_trust_markup_objects(hostile_app: Flask) -> None:
+    # A value that claims to be safe HTML (``__html__``) is shown as text all the same.
+    trusted = Markup(HOSTILE)
+    with hostile_app.test_request_context("/"):
+        cache = CachePanel(jinja_env=None)
+        cache.trace = {"store": trusted, "ops": [{"op": trusted, "key": trusted}]}
+        cache.refusal = trusted
+        gateway = GatewayPanel(jinja_env=None)
+        gateway.seen = {"app": trusted, "path_info": trusted}
+        html = cache.content() + gateway.content()
+    assert "<img" not in html
+    rows = parse(html).rows
+    assert ["Page store", HOSTILE] in rows and ["PATH_INFO", HOSTILE] in rows
+
+
+def test_panel_templates_stay_out_of_the_apps_template_lookup(dev: Gateway) -> None:
+    # The panels have their own environment: the apps' templates resolve as before.
+    for app in dev.apps.values():
+        with pytest.raises(TemplateNotFound):
+            app.jinja_env.get_template("panels/gateway.html")
 
 
 # -- a missing secret in development is one line, not flask-debugtoolbar's traceback ----

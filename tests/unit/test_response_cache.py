@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway import build_gateway
-from gateway.compose import Gateway
+from gateway.compose import Gateway, build_gateway
 from tests.support.catalogue import extension
 from tests.support.client import Client
 from tests.support.http import HTML

@@ -9,10 +9,11 @@ from typing import Any
 
 import pytest
 
-from gateway import build_gateway, create_app
+from gateway.compose import build_gateway
 from gateway.extensions import cache
+from gateway.factory import create_app
 from gateway.secret_file import ensure_secrets, read_secrets
-from gateway.settings import ConfigError
+from gateway.settings import ConfigError, typed
 from tests.support.client import Client
 from tests.support.http import HTML
 from tests.support.settings import make_settings, production
@@ -174,3 +175,52 @@ def test_a_partial_secrets_file_is_completed(tmp_path: Path) -> None:
     ensure_secrets(tmp_path)
     assert read_secrets(tmp_path)["BACKEND_API_TOKEN"] == kept
     assert len(read_secrets(tmp_path)) == 3
+
+
+@pytest.mark.parametrize(
+    ("text", "default", "expected"),
+    [
+        ("7", 300, 7),
+        (" 7 ", 300, 7),
+        ("1.5", 2.0, 1.5),
+        ("3", 2.0, 3.0),
+        ("false", True, False),
+        ("ON", False, True),
+        ("", True, False),
+        ("a.org, b.org,", [], ["a.org", "b.org"]),
+        ('["10.0.0.0/8"]', [], ["10.0.0.0/8"]),
+        ('{"a": 1}', {}, {"a": 1}),
+        # Text stays text: a numeric token or a JSON-looking secret is not a number.
+        ("12345", None, "12345"),
+        ("[1]", "text", "[1]"),
+        # What does not parse stays text, for value_problems to name.
+        ("abc", 300, "abc"),
+        ("maybe", True, "maybe"),
+    ],
+)
+def test_environment_values_take_the_type_of_the_default(
+    text: str, default: object, expected: object
+) -> None:
+    assert typed(text, default) == expected
+    assert type(typed(text, default)) is type(expected)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "line"),
+    [
+        ("GATEWAY_DB_POOL_SIZE", "two", "DB_POOL_SIZE is 'two': expected a whole number"),
+        ("GATEWAY_RESPONSE_CACHE", "perhaps", "RESPONSE_CACHE is .perhaps.: expected true or"),
+        ("GATEWAY_HEALTH_TIMEOUT", "soon", "HEALTH_TIMEOUT is 'soon': expected a number"),
+    ],
+)
+def test_a_value_of_the_wrong_kind_is_refused_by_name(
+    tmp_path: Path, key: str, value: str, line: str
+) -> None:
+    with pytest.raises(ConfigError, match=line):
+        build_gateway(make_settings(tmp_path, **{key: value}))
+
+
+def test_api_tokens_of_digits_stay_text(tmp_path: Path) -> None:
+    token = "1" * 40  # JSON would have read a number, and compared str(number)
+    app = create_app("backend_app", make_settings(tmp_path, BACKEND_API_TOKEN=token))
+    assert app.config["API_TOKEN"] == token

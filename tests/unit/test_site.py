@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway import build_gateway
+from gateway.compose import build_gateway
 from tests.support.catalogue import corrupt_catalogue
 from tests.support.client import Client
 from tests.support.http import HTML

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from flask import url_for
 
-from gateway import build_gateway
+from gateway.compose import build_gateway
 from gateway.settings import ConfigError
 from gateway.tls import secure_cookie_name, tls_problems
 from tests.support.client import Client

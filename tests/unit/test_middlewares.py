@@ -1,0 +1,203 @@
+"""The gateway's middlewares driven around stub WSGI apps, without Flask: what each
+adds to or takes from an answer, in Werkzeug's shape (``Middleware(app)``)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from typing import Any
+
+import pytest
+
+from gateway.cache.generations import Entry, SimplePages
+from gateway.cache.middleware import FAILED, ResponseCache, Route
+from gateway.http.metrics import LocalCounters, Metrics
+from gateway.http.request_id import HEADER, current_request_id
+from tests.support.client import Client
+
+PUBLIC = [
+    ("Content-Type", "application/json"),
+    ("Cache-Control", "public, max-age=0, s-maxage=300"),
+    ("Vary", "Accept, Cookie, Accept-Encoding"),
+]
+
+
+class Stub:
+    """A WSGI app answering ``body`` with ``headers``; it counts its calls and keeps the
+    environ and the request id current while it ran."""
+
+    def __init__(self, headers: list[tuple[str, str]], body: bytes = b'{"a": 1}') -> None:
+        self.headers = headers
+        self.body = body
+        self.calls = 0
+        self.seen: list[dict[str, Any]] = []
+        self.ids: list[str] = []
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        self.calls += 1
+        self.seen.append(dict(environ))
+        self.ids.append(current_request_id.get())
+        length = [("Content-Length", str(len(self.body)))]
+        start_response("200 OK", [*self.headers, *length])
+        return [self.body]
+
+
+def cache_around(app: Stub, store: Any = None) -> ResponseCache:
+    mounts = [Route("", "site", "site_session"), Route("/api", "api", "api_session")]
+    return ResponseCache(app, store or SimplePages(f"stub-{id(app)}"), mounts)
+
+
+# -- RequestId ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("given", [None, "", "bad id\r\n", "short", "x" * 200, "é" * 10])
+def test_request_id_replaces_what_is_not_an_id(given: str | None) -> None:
+    from gateway.http.request_id import RequestIdMiddleware
+
+    stub = Stub([("Content-Type", "text/plain")])
+    given_id = {"HTTP_X_REQUEST_ID": given} if given is not None else {}
+    reply = Client(RequestIdMiddleware(stub)).get("/", environ_overrides=given_id)
+    sent = reply.headers[HEADER]
+    assert sent != given and len(sent) == 32 and int(sent, 16) >= 0
+    # The app saw the same id in its environ and as the logs' current id.
+    assert stub.seen[0]["HTTP_X_REQUEST_ID"] == sent == stub.ids[0]
+    assert current_request_id.get() == "-"  # reset after the request
+
+
+def test_request_id_keeps_a_well_formed_one_and_ids_never_repeat() -> None:
+    from gateway.http.request_id import RequestIdMiddleware
+
+    client = Client(RequestIdMiddleware(Stub([("Content-Type", "text/plain")])))
+    given = "0123456789abcdef0123456789abcdef"
+    assert client.get("/", headers={"X-Request-ID": given}).headers.getlist(HEADER) == [given]
+    fresh = {client.get("/").headers[HEADER] for _ in range(2000)}
+    assert len(fresh) == 2000
+
+
+def test_request_ids_of_threads_never_collide() -> None:
+    from gateway.http.request_id import RequestIdMiddleware
+
+    app = RequestIdMiddleware(Stub([("Content-Type", "text/plain")]))
+    found: list[str] = []
+
+    def run() -> None:
+        client = Client(app)
+        found.extend(client.get("/").headers[HEADER] for _ in range(300))
+
+    threads = [threading.Thread(target=run) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(set(found)) == len(found) == 1200
+
+
+# -- ResponseCache -----------------------------------------------------------------
+
+
+def test_the_cache_replays_a_public_answer_without_the_app() -> None:
+    stub = Stub(PUBLIC)
+    client = Client(cache_around(stub))
+    first, second = client.get("/api/x?q=1"), client.get("/api/x?q=1")
+    assert (first.headers["X-Cache"], second.headers["X-Cache"]) == ("MISS", "HIT")
+    assert second.data == first.data and stub.calls == 1
+    assert client.head("/api/x?q=1").data == b"" and stub.calls == 1
+    # Another query, another variant, another mount: another answer.
+    client.get("/api/x?q=2")
+    client.get("/api/x?q=1", headers={"Accept": "text/html"})
+    client.get("/x?q=1")
+    assert stub.calls == 4
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        [("Content-Type", "text/html"), ("Cache-Control", "no-store")],
+        [("Content-Type", "text/html"), ("Cache-Control", "public"), ("Set-Cookie", "a=b")],
+        [("Content-Type", "text/html"), ("Cache-Control", "public"), ("Vary", "Origin")],
+        [("Content-Type", "text/html"), ("Cache-Control", "public, private")],
+        [("Content-Type", "text/html")],
+    ],
+)
+def test_the_cache_never_replays_what_the_app_did_not_share(
+    headers: list[tuple[str, str]],
+) -> None:
+    stub = Stub(headers)
+    client = Client(cache_around(stub))
+    for _ in range(3):
+        assert client.get("/page").headers["X-Cache"] == "MISS"
+    assert stub.calls == 3
+
+
+@pytest.mark.parametrize(
+    "request_headers",
+    [
+        {"HTTP_AUTHORIZATION": "Bearer t"},
+        {"HTTP_COOKIE": "site_session=x"},
+        {"HTTP_COOKIE": "a=1; site_session="},
+        {"HTTP_COOKIE": "caf\xe9=1; site_session=\x00"},
+    ],
+)
+def test_a_request_of_a_visitor_never_reads_the_store(request_headers: dict[str, str]) -> None:
+    stub = Stub(PUBLIC)
+    client = Client(cache_around(stub), use_cookies=False)
+    client.get("/page")  # stored for everyone
+    reply = client.get("/page", environ_overrides=request_headers)
+    assert "X-Cache" not in reply.headers and stub.calls == 2
+
+
+def test_another_apps_session_cookie_does_not_bypass() -> None:
+    stub = Stub(PUBLIC)
+    client = Client(cache_around(stub), use_cookies=False)
+    client.get("/page")
+    reply = client.get("/page", environ_overrides={"HTTP_COOKIE": "api_session=x"})
+    assert reply.headers["X-Cache"] == "HIT"
+
+
+class Broken(SimplePages):
+    """A page store whose every call fails while ``down``."""
+
+    down = False
+
+    def generation(self) -> str | None:
+        if self.down:
+            raise ConnectionError("store down")
+        return super().generation()
+
+    def get(self, generation: str, key: str) -> Entry | None:
+        if self.down:
+            raise ConnectionError("store down")
+        return super().get(generation, key)
+
+
+def test_a_failing_store_is_skipped_then_renewed_when_it_answers() -> None:
+    store = Broken("broken-stub")
+    stub = Stub(PUBLIC)
+    cache = cache_around(stub, store)
+    cache.retry_after = 0.0
+    client = Client(cache)
+    client.get("/page")
+    before = store.generation()
+    store.down = True
+    assert client.get("/page").status_code == 200 and stub.calls == 2  # served uncached
+    assert cache.generation() is None and cache.failing
+    store.down = False
+    assert cache._guarded(store.generation) is not FAILED
+    # Recovered: a new generation, as an invalidation may have been lost meanwhile.
+    assert store.generation() != before and not cache.failing
+
+
+# -- Metrics -----------------------------------------------------------------------
+
+
+def test_metrics_count_each_request_by_owner_and_status_class() -> None:
+    counters = LocalCounters()
+    app = Metrics(Stub([("Content-Type", "text/plain")]), counters, [("", "site"), ("/api", "api")])
+    client = Client(app)
+    client.get("/api/x")
+    client.get("/apix")
+    client.open("/", method="BREW")
+    counted = dict(counters.items())
+    assert sum(v for k, v in counted.items() if k.startswith("req|api|GET|2xx|")) == 1
+    assert sum(v for k, v in counted.items() if k.startswith("req|site|GET|2xx|")) == 1
+    assert sum(v for k, v in counted.items() if k.startswith("req|site|other|")) == 1
