@@ -19,14 +19,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q --no-cache-dir -e '.[test]'
 	touch $@
 
-# The production stack in the foreground: nginx on 127.0.0.1:$${GATEWAY_PORT:-8080} -> uWSGI.
+# The production stack in the foreground: nginx on 127.0.0.1 (GATEWAY_PORT) -> uWSGI.
 run: $(STAMP)
 	deploy/bootstrap serve
-	deploy/run
+	GATEWAY_VENV=$(VENV) deploy/run
 
 # Werkzeug's dev server with reloader, debugger and the toolbar on both apps (port 5000).
 dev: $(STAMP)
-	GATEWAY_PROFILE=$${GATEWAY_PROFILE:-development} $(BIN)/gateway run
+	$(BIN)/gateway run
 
 lint: $(STAMP)
 	$(BIN)/ruff check gateway frontend_app backend_app tests bench deploy

@@ -301,6 +301,7 @@ def main() -> None:
         shutil.copytree(REPO / "frontend_app" / "static", home / "frontend_app" / "static")
         shutil.copy(page, home / "frontend_app" / "static" / "page.html")
         (home / "backend_app").symlink_to(REPO / "backend_app")
+        (home / "deploy").symlink_to(REPO / "deploy")
         bare = uwsgi_site(base, "bare", "bench.bare:application", env, static_home=home)
         trust = uwsgi_site(base, "trust", "bench.trust:application", env)
         guni = gunicorn_site(base, env, page)
@@ -581,7 +582,7 @@ def write_report(
         "",
         "- A hit of `/` or of the API list is answered by nginx from the app's page file",
         "  (gateway/cache/files.py), without entering uWSGI; the candidates compared for that",
-        "  path (files, memcached_pass) are in docs/cache-hits.md.",
+        "  path (files, memcached_pass) are in docs/benchmarks.md.",
         "- The miss carries a session cookie: nginx and the app both bypass the cache.",
         "- The PostgreSQL rows: the same `make run` stack on `GATEWAY_DATABASE_URL`, a private",
         "  PostgreSQL server on loopback (fsync off, as in the tests).",
@@ -591,7 +592,7 @@ def write_report(
         "- Private memory is Private_Clean + Private_Dirty: what each worker adds. The",
         "  standard library is shared from uWSGI's master (deploy/uwsgi_preload.py); Flask",
         "  and the venv's libraries are imported by each worker, so a chain reload loads new",
-        "  versions (README, Worker memory).",
+        "  versions (docs/benchmarks.md, Worker memory).",
         "",
     ]
     return "\n".join(lines)

@@ -15,10 +15,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gateway.cache.files import nginx_values
+from gateway.mounts import MOUNTS
+from gateway.nginx import site_values
+from gateway.render import fill
 from gateway.settings import Base
 from tests.support.http import free_port, wait_until_healthy
-from tests.support.stack import REPO, VENV, launch, render
+from tests.support.stack import REPO, VENV, launch
 
 WORKERS = 4
 
@@ -71,7 +73,8 @@ class Site:
             "RUN_DIR": str(self.base),
             "LOG_DIR": str(conf / "logs"),
         }
-        (conf / "nginx.conf").write_text(render(REPO / "deploy" / "nginx-main.conf", main_conf))
+        main_template = (REPO / "deploy" / "nginx-main.conf").read_text()
+        (conf / "nginx.conf").write_text(fill(main_template, main_conf))
         self.start(
             "nginx",
             ["nginx", "-p", str(conf), "-c", str(conf / "nginx.conf"), "-g", "daemon off;"],
@@ -87,7 +90,8 @@ def uwsgi_site(
     base: Path, name: str, module: str, env: dict[str, str], static_home: Path = REPO
 ) -> Site:
     """uwsgi.ini serving ``module`` behind nginx.conf: the gateway's own settings; nginx
-    serves the static folders of ``static_home``."""
+    serves the static folders of ``static_home`` (which holds deploy/ too: the site's
+    snippets)."""
     site = Site(name, base / name)
     (site.base / "nginx").mkdir(parents=True)
     run_env = {
@@ -113,11 +117,14 @@ def uwsgi_site(
         # The reference apps write no page files: nginx finds none and passes every request.
         "PAGES_DIR": str(site.base / "pages"),
         "TLS_CONF": str(REPO / "deploy" / "nginx" / "no-tls.conf"),
-        "METRICS_ALLOW": "",
-        **nginx_values(Base.RESPONSE_CACHE_TIMEOUT),
+        **site_values(
+            {"RESPONSE_CACHE_TIMEOUT": Base.RESPONSE_CACHE_TIMEOUT, "METRICS_CLIENTS": []},
+            MOUNTS,
+            static_home,
+        ),
     }
     wait_for_socket(site.base / "uwsgi.sock")
-    site.nginx(render(REPO / "nginx.conf", site_conf))
+    site.nginx(fill((REPO / "nginx.conf").read_text(), site_conf))
     return site
 
 

@@ -1,23 +1,10 @@
-# Shell functions shared by deploy/run, deploy/install and the uwsgi service script.
-# Source it; it defines functions only.
+# Shell functions shared by deploy/run, deploy/install and the uwsgi service script, and
+# the defaults the two starters share. Source it. render_tls needs a `gateway` command
+# (the caller's: the gateway CLI of the virtualenv it serves from).
 
-# render SRC DEST NAME=VALUE...: copy SRC to DEST with every @NAME@ replaced by VALUE.
-render() {
-    local src=$1 dest=$2 script="" pair name value
-    shift 2
-    for pair in "$@"; do
-        name=${pair%%=*}
-        value=$(printf '%s' "${pair#*=}" | sed 's/[\\|&]/\\&/g')
-        script="${script}s|@${name}@|${value}|g;"
-    done
-    sed "$script" "$src" > "$dest.tmp"
-    if grep -q '@[A-Z_]*@' "$dest.tmp"; then
-        echo "render: $src has a placeholder left: $(grep -o '@[A-Z_]*@' "$dest.tmp" | head -n1)" >&2
-        rm -f "$dest.tmp"
-        return 1
-    fi
-    mv "$dest.tmp" "$dest"
-}
+# The shared cache both starters give the app unless GATEWAY_CACHE_URL says otherwise:
+# uWSGI's cache named "gateway" (uwsgi.ini).
+UWSGI_CACHE_URL=uwsgi://gateway
 
 # render_tls HOME DEST CERT KEY: deploy/nginx/tls.conf for this certificate and key, with
 # OCSP stapling when the certificate names a responder (and a resolver to reach it).
@@ -30,7 +17,8 @@ render_tls() {
         stapling="ssl_stapling on; ssl_stapling_verify on; ssl_trusted_certificate $cert;"
         [ -n "$resolver" ] && stapling="$stapling resolver $resolver valid=300s; resolver_timeout 5s;"
     fi
-    render "$home/deploy/nginx/tls.conf" "$dest" "TLS_CERT=$cert" "TLS_KEY=$key" "STAPLING=$stapling"
+    gateway render "$home/deploy/nginx/tls.conf" "$dest" "TLS_CERT=$cert" "TLS_KEY=$key" \
+        "STAPLING=$stapling"
 }
 
 # alive PIDFILE: true when the process named by PIDFILE runs.
@@ -59,9 +47,10 @@ wait_http() {
     done
 }
 
-# uwsgi_stop RUN_DIR SECONDS: graceful stop through the master FIFO, then force.
+# uwsgi_stop RUN_DIR: graceful stop through the master FIFO, forced after 8 s: longer
+# than uwsgi.ini's worker-reload-mercy, well under systemd's TimeoutStopSec.
 uwsgi_stop() {
-    local run_dir=$1 limit=$2 pid
+    local run_dir=$1 limit=8 pid
     if ! alive "$run_dir/uwsgi.pid"; then
         rm -f "$run_dir/uwsgi.fifo"
         return 0

@@ -1,5 +1,5 @@
 """The ``gateway`` console script: routes, mounts, check, db, run, secrets, cache-stats,
-nginx-values.
+nginx-values, render.
 
 Every command reads its configuration from the environment (and the generated secrets
 file), like uWSGI does. Tests hand a mapping as click's ``obj`` instead.
@@ -21,6 +21,7 @@ import sqlite3
 import urllib.error
 import urllib.request
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any, NoReturn
 
 import click
@@ -28,12 +29,13 @@ from flask import Config, Flask
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.serving import run_simple
 
-from gateway.cache import files as page_files
+from gateway.build_id import REPO_ROOT
 from gateway.cache.backends import check_cache_url
 from gateway.compose import Gateway, build_gateway
 from gateway.factory import create_app
-from gateway.http import metrics
 from gateway.mounts import load_mounts
+from gateway.nginx import site_values
+from gateway.render import parse_pairs, render
 from gateway.secret_file import FILENAME, GENERATED, ensure_secrets, read_secrets
 from gateway.settings import (
     PROFILES,
@@ -169,9 +171,17 @@ def check(ctx: click.Context, profile: str | None, upgrade: bool) -> None:
 
 
 @main.command("nginx-values")
+@click.option(
+    "--home",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=REPO_ROOT,
+    show_default="this code's folder",
+    help="The code nginx serves static files and error pages from (@HOME@).",
+)
 @click.pass_context
-def nginx_values(ctx: click.Context) -> None:
-    """The values nginx.conf takes from the settings, as NAME=VALUE lines to render it."""
+def nginx_values(ctx: click.Context, home: Path) -> None:
+    """The values nginx.conf takes from the settings and the mount table, as NAME=VALUE
+    lines for `gateway render`."""
     source, profile = resolve_source(_source(ctx))
     mounts = load_mounts(source)
     default = next(m.app for m in mounts if m.prefix == "")
@@ -180,12 +190,18 @@ def nginx_values(ctx: click.Context) -> None:
     problems = value_problems(config)
     if problems:
         raise ConfigError(problems)
-    values = {
-        **page_files.nginx_values(config["RESPONSE_CACHE_TIMEOUT"]),
-        "METRICS_ALLOW": metrics.nginx_allow(config["METRICS_CLIENTS"]),
-    }
-    for name, value in values.items():
+    for name, value in site_values(config, mounts, home).items():
         click.echo(f"{name}={value}")
+
+
+@main.command("render")
+@click.argument("template", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("dest", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("values", nargs=-1)
+def render_command(template: Path, dest: Path, values: tuple[str, ...]) -> None:
+    """Write TEMPLATE to DEST with every @NAME@ replaced by the VALUE of a NAME=VALUE;
+    refuses a placeholder left without one. Reads no settings."""
+    render(template, dest, parse_pairs(values))
 
 
 def _check_database(ctx: click.Context, gateway: Gateway) -> None:

@@ -21,14 +21,14 @@ Each store method may raise; the response cache guards every call.
 
 from __future__ import annotations
 
-import json
 import pickle
-import socket
 import threading
 import uuid
 from typing import Any, Protocol
 
 from cachelib import SimpleCache
+
+from gateway.uwsgi_stats import read_stats
 
 GENERATION_KEY = "gateway:generation"
 
@@ -181,16 +181,11 @@ class UwsgiPages(WithoutFiles):
 
     def _stats(self) -> dict[str, Any] | None:
         """``<name>-pages``'s entry of uWSGI's stats (the master's stats socket), or None
-        without one. The stats hold the variables of requests in flight, bytes as clients
-        sent them: not always UTF-8, control characters included (a hostile header)."""
+        without one."""
         path = self.uwsgi.opt.get("stats")
         if not path:
             return None
-        with socket.socket(socket.AF_UNIX) as sock:
-            sock.settimeout(1)
-            sock.connect(path.decode() if isinstance(path, bytes) else path)
-            data = b"".join(iter(lambda: sock.recv(65536), b""))
-        stats = json.loads(data.decode("utf-8", "replace"), strict=False)
+        stats = read_stats(path.decode() if isinstance(path, bytes) else path, timeout=1)
         return next((c for c in stats.get("caches", []) if c.get("name") == self.pages), None)
 
     def capacity(self) -> int:

@@ -122,6 +122,9 @@ class Metrics:
         self.inc = counters.inc
         longest = sorted(owners, key=lambda owner: len(owner[0]), reverse=True)
         self.owners = [(prefix, prefix + "/", namespace) for prefix, namespace in longest]
+        # The counters' names, built once (a request would otherwise format two).
+        self.latency = {namespace: f"lat|{namespace}" for _, namespace in owners}
+        self.keys: dict[tuple[str, str, str, int], str] = {}
 
     def owner(self, path: str) -> str:
         """The namespace of the mount that owns ``path``."""
@@ -145,9 +148,15 @@ class Metrics:
             elapsed = time.perf_counter() - started
             app = self.owner(environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", ""))
             method = environ.get("REQUEST_METHOD", "")
+            if method not in METHODS:  # a client invents any: one name for them all
+                method = "other"
             bucket = bisect.bisect_left(BUCKETS, elapsed)
-            self.inc(request_key(app, method if method in METHODS else "other", status, bucket))
-            self.inc(f"lat|{app}", int(elapsed * 1e6))
+            found = (app, method, status[0], bucket)
+            key = self.keys.get(found)
+            if key is None:  # a few hundred at most: apps x methods x classes x buckets
+                key = self.keys[found] = request_key(app, method, status, bucket)
+            self.inc(key)
+            self.inc(self.latency[app], int(elapsed * 1e6))
 
 
 def nginx_allow(clients: Sequence[str]) -> str:
@@ -166,7 +175,7 @@ def file_hits(log_dir: str | None) -> int:
 
 
 def server_count(run_dir: str | None, name: str) -> int:
-    """A count the server scripts keep in the run dir (deploy/chain_reload.py: reloads)."""
+    """A count the server keeps in the run dir (gateway.chain_reload: reloads)."""
     if not run_dir:
         return 0
     try:

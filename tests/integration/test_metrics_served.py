@@ -10,7 +10,7 @@ import sys
 import time
 
 from tests.support.http import Reply, request
-from tests.support.stack import REPO, Runner
+from tests.support.stack import Runner
 
 # A cookie that names "session" (no app's): nginx passes the request to the app.
 THROUGH_PYTHON = {"Cookie": "probe_session=1"}
@@ -46,7 +46,7 @@ def test_every_request_counted_once_over_all_workers_and_a_reload(stack: Runner)
         n += 1
     # Replace every worker, as `service uwsgi reload` does, in the middle of the count.
     chained = subprocess.run(
-        [sys.executable, str(REPO / "deploy" / "chain_reload.py"), str(stack.run_dir), "60"],
+        [sys.executable, "-m", "gateway.chain_reload", str(stack.run_dir), "60"],
         capture_output=True, text=True, timeout=90,
     )  # fmt: skip
     assert chained.returncode == 0, chained.stderr

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import ssl
 import subprocess
@@ -26,15 +25,6 @@ REPO = Path(__file__).resolve().parents[2]
 VENV = Path(sys.prefix)
 # Screenshots and other files a test leaves for people to look at (git-ignored).
 ARTIFACTS = Path(os.environ.get("GATEWAY_TEST_ARTIFACTS") or REPO / "test-artifacts")
-
-
-def render(template: Path, values: dict[str, str]) -> str:
-    """``template`` with every ``@NAME@`` replaced, as deploy/lib.sh's render does."""
-    text = template.read_text()
-    for name, value in values.items():
-        text = text.replace(f"@{name}@", value)
-    assert not re.search(r"@[A-Z_]+@", text), "a placeholder is left"
-    return text
 
 
 @dataclass

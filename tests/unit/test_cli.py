@@ -232,11 +232,38 @@ def test_nginx_values_follow_the_response_cache_timeout(
 ) -> None:
     result = fresh(tmp_path, "nginx-values", GATEWAY_RESPONSE_CACHE_TIMEOUT=timeout)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines() == [
+    assert result.stdout.splitlines()[:3] == [
         f"S_MAXAGE={timeout}",
         f"SLOT_DIGITS={digits}",
         "METRICS_ALLOW=",
     ]
+
+
+def test_nginx_values_follow_the_mount_table(tmp_path: Path) -> None:
+    rows = '[{"prefix": "", "app": "frontend_app", "namespace": "site"},'
+    rows += ' {"prefix": "/api/v2", "app": "backend_app", "namespace": "api"}]'
+    result = fresh(tmp_path, "nginx-values", "--home", "/srv/code", GATEWAY_MOUNTS=rows)
+    assert result.returncode == 0, result.stderr
+    values = dict(line.split("=", 1) for line in result.stdout.splitlines())
+    assert values["MOUNT_NAMESPACES"] == '"~^/api/v2(/|$)" api; default site;'
+    assert (
+        "location ^~ /api/v2/static/ { alias /srv/code/backend_app/static/;"
+        in (values["STATIC_LOCATIONS"])
+    )
+    assert "^/backend" not in result.stdout
+
+
+def test_render_fills_a_template_and_refuses_a_placeholder_left(tmp_path: Path) -> None:
+    template = tmp_path / "site.conf"
+    template.write_text("listen @LISTEN@; root @HOME@;\n")
+    dest = tmp_path / "out.conf"
+    done = fresh(tmp_path, "render", str(template), str(dest), "LISTEN=80", "HOME=/a=b")
+    assert done.returncode == 0, done.stderr
+    assert dest.read_text() == "listen 80; root /a=b;\n"
+
+    refused = fresh(tmp_path, "render", str(template), str(tmp_path / "no.conf"), "LISTEN=80")
+    assert refused.returncode == 1 and refused.stderr == "error: render: no value for @HOME@\n"
+    assert not (tmp_path / "no.conf").exists()
 
 
 def test_cache_stats_of_something_that_is_not_a_gateway(runner: CliRunner, tmp_path: Path) -> None:

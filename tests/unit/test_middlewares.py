@@ -201,3 +201,13 @@ def test_metrics_count_each_request_by_owner_and_status_class() -> None:
     assert sum(v for k, v in counted.items() if k.startswith("req|api|GET|2xx|")) == 1
     assert sum(v for k, v in counted.items() if k.startswith("req|site|GET|2xx|")) == 1
     assert sum(v for k, v in counted.items() if k.startswith("req|site|other|")) == 1
+
+
+def test_invented_methods_do_not_grow_the_metrics_memory() -> None:
+    counters = LocalCounters()
+    app = Metrics(Stub([("Content-Type", "text/plain")]), counters, [("", "site")])
+    client = Client(app)
+    for number in range(500):
+        client.open("/", method=f"BREW{number}")
+    assert len(app.keys) <= 3  # "other", 2xx, in one or two latency buckets
+    assert {key.split("|")[2] for key, _ in counters.items() if key.startswith("req|")} == {"other"}

@@ -1,6 +1,6 @@
 """Replace uWSGI's workers half at a time, each half only when the previous serves again.
 
-    python3 chain_reload.py RUN_DIR [TIMEOUT]
+    python -m gateway.chain_reload RUN_DIR [TIMEOUT]     (deploy/uwsgi.init's reload)
 
 uWSGI's own chain reload (master FIFO "c") skips workers that respawned on their own
 during the chain (max-requests, a crash), and ignores a second request while one runs;
@@ -13,24 +13,20 @@ other half keeps serving all along. Exits 0 when no worker of the old code is le
 
 from __future__ import annotations
 
-import json
 import os
 import signal
-import socket
 import sys
 import time
 from typing import Any
 
+from gateway.http.metrics import server_count
+from gateway.uwsgi_stats import read_stats
+
 
 def stats(run_dir: str) -> dict[int, dict[str, Any]]:
     """The workers by id, read from uWSGI's stats socket."""
-    with socket.socket(socket.AF_UNIX) as sock:
-        sock.settimeout(5)
-        sock.connect(os.path.join(run_dir, "uwsgi-stats.sock"))
-        data = b""
-        while chunk := sock.recv(65536):
-            data += chunk
-    return {w["id"]: w for w in json.loads(data)["workers"]}
+    workers = read_stats(os.path.join(run_dir, "uwsgi-stats.sock"))["workers"]
+    return {w["id"]: w for w in workers}
 
 
 def wait_serving(run_dir: str, worker: int, old_pid: int, deadline: float) -> None:
@@ -73,13 +69,8 @@ def main(run_dir: str, timeout: float) -> int:
 def count_reload(run_dir: str) -> None:
     """One more chain reload done, for /_gateway/metrics (gateway_reloads_total)."""
     path = os.path.join(run_dir, "reloads")
-    try:
-        with open(path) as counted:
-            done = int(counted.read().strip() or 0)
-    except (OSError, ValueError):
-        done = 0
     with open(path + ".new", "w") as counted:
-        counted.write(f"{done + 1}\n")
+        counted.write(f"{server_count(run_dir, 'reloads') + 1}\n")
     os.chmod(path + ".new", 0o644)
     os.replace(path + ".new", path)
 
