@@ -30,7 +30,7 @@ dev: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check gateway frontend_app backend_app tests bench deploy
-	$(BIN)/mypy gateway frontend_app backend_app
+	$(BIN)/mypy gateway frontend_app backend_app tests bench
 	$(BIN)/lint-imports --no-cache
 
 # The integration tests run real nginx, uWSGI (PyPI's in .venv, Debian's for the installed

@@ -107,7 +107,8 @@ def measure(urls: dict[int, str | None]) -> dict[str, dict[int, float]]:
     from werkzeug.test import Client, EnvironBuilder
 
     from gateway.compose import build_gateway
-    from tests.conftest import make_settings
+    from tests.support.settings import make_settings
+    from tests.support.wsgi import ignore_start_response
 
     base = Path(tempfile.mkdtemp(prefix="gateway-bench-catalogue-"))
     gateways, paths = {}, {}
@@ -136,7 +137,7 @@ def measure(urls: dict[int, str | None]) -> dict[str, dict[int, float]]:
                     assert client.get(path).status_code == 200, path
                     for _ in range(CALLS):
                         start = time.perf_counter()
-                        body = gateway(dict(environ), lambda *a, **k: None)
+                        body = gateway(dict(environ), ignore_start_response)
                         b"".join(body)
                         getattr(body, "close", lambda: None)()
                         elapsed = (time.perf_counter() - start) * 1000
@@ -156,7 +157,7 @@ def main(engines: list[str], sizes: tuple[int, ...] = SIZES) -> dict[str, Any]:
         if engine == "sqlite":
             results[engine] = measure(dict.fromkeys(sizes))
             continue
-        from tests.postgres import Postgres
+        from tests.support.postgres import Postgres
 
         base = Path(tempfile.mkdtemp(prefix="gateway-bench-pg-"))
         base.chmod(0o755)

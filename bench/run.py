@@ -28,19 +28,12 @@ from pathlib import Path
 from typing import Any
 
 from bench import catalogue
-from bench.servers import VENV, WORKERS, Site, gunicorn_site, uwsgi_site
+from bench.servers import WORKERS, Site, gunicorn_site, uwsgi_site
 from bench.tools import Result, ab, summary, wrk
-from tests.integration.conftest import (
-    REPO,
-    Runner,
-    children,
-    request,
-    start_runner,
-    stop_runner,
-    wait_until_healthy,
-)
-from tests.postgres import Postgres
-from tests.tls_files import make_tls_files
+from tests.support.http import request, wait_until_healthy
+from tests.support.postgres import Postgres
+from tests.support.stack import REPO, VENV, Runner, children, start_runner, stop_runner
+from tests.support.tls_files import make_tls_files
 
 SMOKE = os.environ.get("BENCH_SMOKE") == "1"
 QUICK = SMOKE or os.environ.get("BENCH_QUICK") == "1"
@@ -149,7 +142,7 @@ def micro() -> dict[str, list[float]]:
 
     from gateway.compose import build_gateway
     from gateway.factory import create_app
-    from tests.conftest import make_settings
+    from tests.support.settings import make_settings
 
     data = Path(tempfile.mkdtemp())
     settings = make_settings(data)
@@ -567,8 +560,8 @@ def write_report(
         f"| engine | read | ms at {small:,} | ms at {large:,} | ratio |",
         "|---|---|---|---|---|",
     ]
-    for engine, rows in catalogue_results.items():
-        for name, by_size in rows.items():
+    for engine, reads in catalogue_results.items():
+        for name, by_size in reads.items():
             a, b = by_size[small], by_size[large]
             lines.append(f"| {engine} | {name} | {a:.2f} | {b:.2f} | {b / a:.2f} |")
     lines += [

@@ -19,13 +19,8 @@ from gateway.mounts import MOUNTS
 from gateway.nginx import site_values
 from gateway.render import fill
 from gateway.settings import Base
-from tests.integration.conftest import (
-    REPO,
-    VENV,
-    free_port,
-    launch,
-    wait_until_healthy,
-)
+from tests.support.http import free_port, wait_until_healthy
+from tests.support.stack import REPO, VENV, launch
 
 WORKERS = 4
 

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.integration.conftest import REPO
+from tests.support.stack import REPO
 
 SECTIONS = [
     "## Machine and versions",
@@ -61,12 +61,12 @@ def test_make_bench_writes_a_complete_report(tmp_path: Path) -> None:
             cells = [c.strip() for c in row.group(1).split("|")]
             assert all(re.fullmatch(NUMBER, c) for c in cells[:3]) and cells[3].isdigit(), cells
     for path in ("/hello", "/environ", "/template"):
-        row = rf"^\| {path} \| \d+ \| [\d,]+ \| \d+ \| [\d,]+ \| \d+ \|$"
-        assert re.search(row, report, re.M), path
+        pattern = rf"^\| {path} \| \d+ \| [\d,]+ \| \d+ \| [\d,]+ \| \d+ \|$"
+        assert re.search(pattern, report, re.M), path
     assert re.search(r"sampled reads of `/` that were hits \| \d+/\d+ \|", report)
     assert re.search(r"^\| gateway cost over the bare app \| -?[\d,]+\.\d \(", report, re.M)
     assert re.search(r"uWSGI workers \(gateway\) \(4\) \| [\d.]+ \| [\d.]+ \|", report)
     for engine in ("sqlite", "postgresql"):
         for read in ("site: home", "API: search 'login'", "API: last page (cursor)"):
-            row = rf"^\| {engine} \| {re.escape(read)} \| [\d.]+ \| [\d.]+ \| [\d.]+ \|$"
-            assert re.search(row, report, re.M), (engine, read)
+            pattern = rf"^\| {engine} \| {re.escape(read)} \| [\d.]+ \| [\d.]+ \| [\d.]+ \|$"
+            assert re.search(pattern, report, re.M), (engine, read)

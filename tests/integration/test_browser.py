@@ -15,8 +15,8 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
 
-from tests.integration.chromium import Browser
-from tests.integration.conftest import Runner
+from tests.support.chromium import Browser
+from tests.support.stack import Runner
 
 pytestmark = pytest.mark.browser
 

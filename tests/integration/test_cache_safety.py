@@ -15,21 +15,18 @@ from urllib.parse import urlencode
 
 import pytest
 
-from tests.conftest import HTML
-from tests.integration.conftest import (
+from tests.support.forms import (
     API_COOKIE,
     FORM,
-    Runner,
+    SITE_COOKIE,
     cookie_of,
     csrf_of,
     post_form,
-    request,
     sign_in,
-    start_runner,
-    stop_runner,
 )
+from tests.support.http import HTML, request
+from tests.support.stack import Runner, start_runner, stop_runner
 
-SITE_COOKIE = "gateway_site_session"
 STAR_MARK = b'aria-label="Your stars"'
 # Tokens for the rotation test, set through the environment as an operator would.
 FIRST_TOKEN = secrets.token_urlsafe(32)

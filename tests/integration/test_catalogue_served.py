@@ -10,8 +10,8 @@ from urllib.parse import quote
 
 import pytest
 
-from tests.conftest import HTML
-from tests.integration.conftest import Runner
+from tests.support.http import HTML
+from tests.support.stack import Runner
 
 VALUES = [
     "nul\x00inside",

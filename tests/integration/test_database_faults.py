@@ -1,6 +1,6 @@
 """PostgreSQL failing under a served stack (`make run` on GATEWAY_DATABASE_URL): stopped
 under load, and restarted in the middle of writes. The server is this module's own
-(tests/postgres.py), stopped and started again by its PID.
+(tests/support/postgres.py), stopped and started again by its PID.
 
 What must hold: the API answers JSON 503 with Retry-After and the site its 503 page, at
 once (no request waits for uWSGI's harakiri), cached pages are still served,
@@ -21,9 +21,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import HTML
-from tests.integration.conftest import Reply, Runner, children, request, start_runner, stop_runner
-from tests.postgres import Postgres
+from tests.support.http import HTML, Reply, request
+from tests.support.postgres import Postgres
+from tests.support.stack import Runner, children, start_runner, stop_runner
 
 # Requests that must reach the database: a session cookie or Authorization bypasses
 # the shared cache.

@@ -19,8 +19,8 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support import expected_conditions as ec
 
-from tests.integration.chromium import DEFAULT_SIZE, Browser
-from tests.integration.conftest import DevServer
+from tests.support.chromium import DEFAULT_SIZE, Browser
+from tests.support.stack import DevServer
 
 pytestmark = pytest.mark.browser
 

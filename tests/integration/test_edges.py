@@ -21,15 +21,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.integration.conftest import (
-    REPO,
-    Reply,
-    Runner,
-    children,
-    request,
-    start_runner,
-    stop_runner,
-)
+from tests.support.http import Reply, request
+from tests.support.stack import REPO, Runner, children, start_runner, stop_runner
 
 LONG = "a" * 9000
 
@@ -442,7 +435,7 @@ def test_a_failing_gateway_layer_is_a_clean_500_through_uwsgi_and_nginx(tmp_path
 
     tmp_path.chmod(0o755)
     env = {"GATEWAY_PROFILE": "testing", "GATEWAY_DATA_DIR": str(tmp_path / "data")}
-    site = uwsgi_site(tmp_path, "broken", "tests.integration.broken_gateway:application", env)
+    site = uwsgi_site(tmp_path, "broken", "tests.support.broken_gateway:application", env)
     try:
         wait_for_answer = time.monotonic() + 60
         while True:

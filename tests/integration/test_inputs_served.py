@@ -8,7 +8,8 @@ from urllib.parse import quote, urlencode
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.integration.conftest import Reply, Runner, request
+from tests.support.http import Reply, request
+from tests.support.stack import Runner
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 SAMPLE = settings(

@@ -9,7 +9,8 @@ import subprocess
 import sys
 import time
 
-from tests.integration.conftest import Reply, Runner, request
+from tests.support.http import Reply, request
+from tests.support.stack import Runner
 
 # A cookie that names "session" (no app's): nginx passes the request to the app.
 THROUGH_PYTHON = {"Cookie": "probe_session=1"}

@@ -17,24 +17,15 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.conftest import HTML
-from tests.integration.conftest import (
-    API_COOKIE,
-    Redis,
-    Reply,
-    Runner,
-    csrf_of,
-    free_port,
-    post_form,
-    request,
-    sign_in,
-    start_runner,
-    stop_runner,
-)
-from tests.postgres import Postgres
+from tests.support.forms import API_COOKIE, csrf_of, post_form, sign_in
+from tests.support.http import HTML, Reply, free_port, request
+from tests.support.postgres import Postgres
+from tests.support.redis_server import Redis
+from tests.support.stack import Runner, start_runner, stop_runner
 
 TOKEN = secrets.token_urlsafe(32)
 AUTH = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
@@ -69,7 +60,7 @@ def cluster(postgres: Postgres) -> Iterator[Cluster]:
     redis = Redis(free_port(), base)
     redis.start()
     url = postgres.create_database("two_nodes")
-    shared = {
+    shared: dict[str, Any] = {
         "GATEWAY_DATABASE_URL": url,
         "GATEWAY_CACHE_URL": f"redis://127.0.0.1:{redis.port}/0",
         "GATEWAY_PROCESSES": "2",

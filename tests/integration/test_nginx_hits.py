@@ -9,19 +9,16 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
-import signal
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
+from typing import cast
 
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 
 from gateway.http.negotiation import preferred_type
-from tests.accept_headers import accept_headers
-from tests.integration.conftest import Reply, Runner, request
-from tests.integration.test_cache_safety import API_COOKIE, HTML, SITE_COOKIE
+from tests.support.accept_headers import accept_headers
+from tests.support.forms import API_COOKIE, SITE_COOKIE
+from tests.support.http import HTML, Reply, request
+from tests.support.stack import Runner, uwsgi_stopped
 
 JSON = {"Accept": "application/json"}
 GZIP = {"Accept-Encoding": "gzip, deflate, br, zstd"}
@@ -43,34 +40,6 @@ def warm(runner: Runner, path: str, headers: dict[str, str] | None = None) -> Re
     raise AssertionError(f"nginx never answered {path} {headers}: {reply.headers}")
 
 
-def uwsgi_pids(runner: Runner) -> list[int]:
-    """uWSGI's master and its workers."""
-    master = runner.pids()["uwsgi"]
-    children = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == master:
-                children.append(int(entry.name))
-    return [master, *children]
-
-
-@contextmanager
-def uwsgi_stopped(runner: Runner) -> Iterator[None]:
-    """uWSGI's processes stopped (SIGSTOP) for the block, then continued, by PID."""
-    pids = uwsgi_pids(runner)
-    for pid in pids:
-        os.kill(pid, signal.SIGSTOP)
-    try:
-        yield
-    finally:
-        for pid in pids:
-            os.kill(pid, signal.SIGCONT)
-
-
 HITS = [
     pytest.param("/", {}, id="home-any"),
     pytest.param("/", HTML, id="home-browser"),
@@ -85,11 +54,11 @@ HITS = [
 def test_hits_are_answered_while_uwsgi_is_stopped(stack: Runner) -> None:
     warmed = {}
     for param in HITS:
-        path, headers = param.values
+        path, headers = cast(tuple[str, dict[str, str]], param.values)
         warmed[param.id] = warm(stack, path, headers)
     with uwsgi_stopped(stack):
         for param in HITS:
-            path, headers = param.values
+            path, headers = cast(tuple[str, dict[str, str]], param.values)
             reply = request(stack.port, "GET", path, headers=headers, timeout=3)
             assert by_nginx(stack, reply) and reply.body == warmed[param.id].body, param.id
             head = request(stack.port, "HEAD", path, headers=headers, timeout=3)
@@ -98,7 +67,7 @@ def test_hits_are_answered_while_uwsgi_is_stopped(stack: Runner) -> None:
 
 
 @pytest.mark.parametrize("path,headers", [p.values for p in HITS], ids=[p.id for p in HITS])
-def test_a_hit_replays_the_apps_headers(stack: Runner, path: str, headers: dict) -> None:
+def test_a_hit_replays_the_apps_headers(stack: Runner, path: str, headers: dict[str, str]) -> None:
     hit = warm(stack, path, headers)
     # The same request through the app (a cookie named "...session..." that is no app's
     # session: nginx passes it on, the app serves its stored or a new answer).
@@ -258,7 +227,7 @@ def test_odd_accept_headers_get_the_apps_variant(stack: Runner, accept: str) -> 
 )
 @given(accept=accept_headers())
 def test_generated_accept_headers_get_the_apps_variant(stack: Runner, accept: str) -> None:
-    # The property test of tests/test_page_files.py, through the real nginx map.
+    # The property test of tests/unit/test_page_files.py, through the real nginx map.
     assume(not any(c in accept for c in "\r\n\x00"))  # not sendable as one header line
     path = "/backend/api/categories"
     warm(stack, path, HTML)

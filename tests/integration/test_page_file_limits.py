@@ -15,16 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import (
-    MEASURED,
-    Runner,
-    request,
-    run_wrk,
-    start_runner,
-    stop_runner,
-    wrk_result,
-)
-from tests.integration.test_nginx_hits import uwsgi_stopped
+from tests.support.http import request
+from tests.support.load import MEASURED, run_wrk, wrk_result
+from tests.support.stack import Runner, start_runner, stop_runner, uwsgi_stopped
 
 HTML = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
 SLUG = "flask-wtf"  # in the shipped fixture, category "forms"

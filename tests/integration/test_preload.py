@@ -6,12 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from bench.servers import uwsgi_site
-from tests.integration.conftest import request, wait_until_healthy
+from tests.support.http import request, wait_until_healthy
 
 
 def test_workers_share_the_preloaded_modules_and_reseed_random(tmp_path: Path) -> None:
     tmp_path.chmod(0o755)
-    site = uwsgi_site(tmp_path, "forked", "tests.integration.forked_app:application", {})
+    site = uwsgi_site(tmp_path, "forked", "tests.support.forked_app:application", {})
     try:
         wait_until_healthy(site.port, 60, path="/")
         seen: dict[str, tuple[str, str]] = {}

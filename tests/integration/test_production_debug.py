@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import HTML, TOOLBAR_PATHS
-from tests.integration.conftest import Runner
+from tests.support.http import HTML
+from tests.support.settings import TOOLBAR_PATHS
+from tests.support.stack import Runner
 
 
 @pytest.mark.parametrize("path", TOOLBAR_PATHS)

@@ -9,16 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import (
-    MEASURED,
-    Redis,
-    Runner,
-    free_port,
-    run_wrk,
-    start_runner,
-    stop_runner,
-    wrk_result,
-)
+from tests.support.http import free_port
+from tests.support.load import MEASURED, run_wrk, wrk_result
+from tests.support.redis_server import Redis
+from tests.support.stack import Runner, start_runner, stop_runner
 
 
 @pytest.fixture

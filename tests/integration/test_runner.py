@@ -8,7 +8,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from tests.integration.conftest import REPO, children, pid_alive, start_runner, stop_runner
+from tests.support.stack import REPO, children, pid_alive, start_runner, stop_runner
 
 
 def test_runner_serves_refuses_a_second_start_and_stops_cleanly(public_dir: Path) -> None:

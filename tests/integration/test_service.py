@@ -2,7 +2,7 @@
 workers, stop and start. deploy/install runs for real (as root) with a private prefix,
 data, log and run dir and a loopback port; deploy/uninstall removes it afterwards.
 
-The app is made to start slowly (GATEWAY_TEST_STARTUP_DELAY=2) and harakiri is lowered
+Every worker is made to start slowly (tests/support/slow_start.py, 2 s) and harakiri is lowered
 to 2 s, well below SQLite's busy timeout (raised to 15 s), so a request stuck on a
 locked database is a real stuck request.
 """
@@ -28,17 +28,10 @@ from typing import Any
 import pytest
 
 from gateway.build_id import source_digest
-from tests.integration.conftest import (
-    MEASURED,
-    REPO,
-    Reply,
-    free_port,
-    pid_alive,
-    request,
-    run_wrk,
-    wait_until_healthy,
-    wrk_result,
-)
+from tests.support.http import Reply, free_port, request, wait_until_healthy
+from tests.support.load import MEASURED, run_wrk, wrk_result
+from tests.support.service import nginx_running, service, start_slowly, without_slow_start
+from tests.support.stack import REPO, pid_alive
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="installs a system service: root only")
 
@@ -110,16 +103,6 @@ class Service:
         return len(re.findall(r'" 5\d\d ', log))
 
 
-def service(*args: str) -> subprocess.CompletedProcess[str]:
-    """Run `service uwsgi ...` as an operator would (it runs the script with env -i)."""
-    return subprocess.run(["service", "uwsgi", *args], capture_output=True, text=True, timeout=180)
-
-
-def nginx_running() -> bool:
-    pidfile = Path("/run/nginx.pid")
-    return pidfile.exists() and pid_alive(int(pidfile.read_text()))
-
-
 @pytest.fixture(scope="module")
 def svc() -> Iterator[Service]:
     if Path("/etc/default/gateway").exists():
@@ -136,7 +119,6 @@ def svc() -> Iterator[Service]:
         "GATEWAY_LOG_DIR": str(base / "log"),
         "GATEWAY_RUN_DIR": str(base / "run"),
         "GATEWAY_TRUSTED_HOSTS": "127.0.0.1,localhost",
-        "GATEWAY_TEST_STARTUP_DELAY": str(STARTUP_DELAY),
         "GATEWAY_HARAKIRI": str(HARAKIRI),
         "GATEWAY_PROCESSES": str(PROCESSES),
         # Debian's uWSGI 2.0.21 fires harakiri a few seconds late on requests with a
@@ -148,6 +130,8 @@ def svc() -> Iterator[Service]:
     )
     try:
         assert installed.returncode == 0, installed.stdout + installed.stderr
+        start_slowly(STARTUP_DELAY)
+        wait_until_healthy(port, 30)
         yield Service(port, base)
     finally:
         removed = subprocess.run(
@@ -190,6 +174,9 @@ def test_a_reloads_under_load_lose_nothing(svc: Service) -> None:
         assert reloaded.returncode == 0, reloaded.stdout + svc.uwsgi_log()[-3000:]
         assert "reloaded" in reloaded.stdout
     reloads_took = time.monotonic() - started
+    # Every worker the reloads started was slow to start (tests/support/slow_start.py).
+    late = re.findall(r"slow_start: worker \d+ started ([\d.]+) s late", svc.uwsgi_log())
+    assert len(late) >= 3 * PROCESSES and min(map(float, late)) >= STARTUP_DELAY, late
     result = wrk_result(load, timeout=90)
     MEASURED["reload under load (3 chain reloads, 64 connections)"] = {
         **result,
@@ -398,7 +385,7 @@ def test_e_stop_start(svc: Service) -> None:
     # Start to first 200, without the test-only startup delay.
     defaults = Path("/etc/default/gateway")
     saved = defaults.read_text()
-    defaults.write_text(re.sub(r"(?m)^GATEWAY_TEST_STARTUP_DELAY=.*\n", "", saved))
+    defaults.write_text(without_slow_start(saved))
     try:
         started = time.monotonic()
         assert service("start").returncode == 0
@@ -603,7 +590,7 @@ def test_h_a_rollback_under_load_with_four_workers(svc: Service) -> None:
     well within 10 s with 4 workers (no test startup delay), health names its build."""
     defaults = Path("/etc/default/gateway")
     saved = defaults.read_text()
-    fast = re.sub(r"(?m)^GATEWAY_TEST_STARTUP_DELAY=.*\n", "", saved)
+    fast = without_slow_start(saved)
     defaults.write_text(re.sub(r"(?m)^GATEWAY_PROCESSES=.*$", "GATEWAY_PROCESSES=4", fast))
     try:
         assert service("restart").returncode == 0

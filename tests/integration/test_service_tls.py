@@ -17,17 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import (
-    MEASURED,
-    REPO,
-    free_port,
-    request,
-    run_wrk,
-    wait_until_healthy,
-    wrk_result,
-)
-from tests.integration.test_service import nginx_running, service
-from tests.tls_files import TlsFiles, make_tls_files
+from tests.support.http import free_port, request, wait_until_healthy
+from tests.support.load import MEASURED, run_wrk, wrk_result
+from tests.support.service import nginx_running, service, start_slowly
+from tests.support.stack import REPO
+from tests.support.tls_files import TlsFiles, make_tls_files
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="installs a system service: root only")
 
@@ -61,13 +55,13 @@ def tls_svc() -> Iterator[TlsService]:
         "GATEWAY_RUN_DIR": str(base / "run"),
         "GATEWAY_TRUSTED_HOSTS": "127.0.0.1,localhost",
         "GATEWAY_PROCESSES": "2",
-        "GATEWAY_TEST_STARTUP_DELAY": "2",
     }
     installed = subprocess.run(
         [REPO / "deploy" / "install"], env=env, capture_output=True, text=True, timeout=600
     )
     try:
         assert installed.returncode == 0, installed.stdout + installed.stderr
+        start_slowly(2)
         wait_until_healthy(https_port, 30, tls=files.client_context())
         yield TlsService(http_port, https_port, base, files)
     finally:

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import HTML
-from tests.integration.conftest import Reply, Runner, request
+from tests.support.http import HTML, Reply, request
+from tests.support.stack import Runner
 
 SECURITY = {
     "Content-Security-Policy": "default-src 'self'",

@@ -13,13 +13,15 @@ import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import cast
 
 import pytest
 from selenium.webdriver.common.by import By
 
-from tests.integration.chromium import Browser, start_chromium
-from tests.integration.conftest import Runner, request, start_runner, stop_runner
-from tests.tls_files import TlsFiles, make_tls_files
+from tests.support.chromium import Browser, start_chromium
+from tests.support.http import request
+from tests.support.stack import Runner, start_runner, stop_runner
+from tests.support.tls_files import TlsFiles, make_tls_files
 
 HTML = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
 GZIP = {"Accept-Encoding": "gzip, deflate, br, zstd"}
@@ -142,7 +144,9 @@ def sni_handshake(port: int, server_name: str, host: str, files: TlsFiles) -> tu
     with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
         with context.wrap_socket(raw, server_hostname=server_name) as conn:
             cert = conn.getpeercert()
-            names = [v for k, v in cert.get("subjectAltName", ()) if k == "DNS"]
+            assert cert is not None
+            alt_names = cast(tuple[tuple[str, str], ...], cert.get("subjectAltName", ()))
+            names = [v for k, v in alt_names if k == "DNS"]
             conn.sendall(f"GET / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
             head = conn.recv(65536).decode("latin-1")
     return server_name in names, int(head.split()[1])

@@ -9,12 +9,14 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 import pytest
-from werkzeug.test import Client, create_environ, run_wsgi_app
+from werkzeug.test import create_environ, run_wsgi_app
 
 from gateway.cache.middleware import ResponseCache
 from gateway.compose import Gateway
 from gateway.http.error_guard import JSON_PAGE, ErrorGuard, error_page
 from gateway.http.request_id import ENVIRON_KEY, install_log_records
+from tests.support.client import Client
+from tests.support.wsgi import ignore_start_response
 
 PAGES = {"": error_page("frontend_app"), "/backend": error_page("backend_app")}
 
@@ -94,7 +96,7 @@ def test_a_failure_after_the_first_byte_still_closes_the_body() -> None:
         start_response("200 OK", [])
         return Body()
 
-    body = ErrorGuard(app, PAGES)(create_environ("/"), lambda *a: None)
+    body = ErrorGuard(app, PAGES)(create_environ("/"), ignore_start_response)
     chunks = iter(body)
     assert next(chunks) == b"first"
     with pytest.raises(RuntimeError):

@@ -25,7 +25,7 @@ from gateway.cache.generations import SimplePages
 from gateway.cache.middleware import Requested
 from gateway.http.etags import none_match, strong_etag
 from gateway.http.negotiation import preferred_encoding, preferred_type
-from tests.accept_headers import (
+from tests.support.accept_headers import (
     BROWSERS,
     ENCODING_BROWSERS,
     accept_encodings,
@@ -34,7 +34,7 @@ from tests.accept_headers import (
     if_none_matches,
 )
 
-NGINX_CONF = Path(__file__).resolve().parents[1] / "nginx.conf"
+NGINX_CONF = Path(__file__).resolve().parents[2] / "nginx.conf"
 CONTROL = cache_control(300)
 TAG = strong_etag(0x5F3C2A91, 5)
 SITE_HEADERS = [

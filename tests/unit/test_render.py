@@ -13,7 +13,7 @@ from gateway.nginx import error_format, mount_values, site_values
 from gateway.render import PLACEHOLDER, fill, parse_pairs, render
 from gateway.settings import Base, ConfigError
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 # The values deploy/run and deploy/install give nginx.conf themselves.
 HOST_VALUES = ("LISTEN", "SERVER_NAMES", "HOME", "RUN_DIR", "LOG_DIR", "PAGES_DIR", "TLS_CONF")
 

@@ -9,10 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from werkzeug.test import Client
 
 from gateway.compose import Gateway, build_gateway
-from tests.conftest import AUTH, HTML, corrupt_catalogue, extension, make_settings
+from tests.support.catalogue import corrupt_catalogue, extension
+from tests.support.client import Client
+from tests.support.http import HTML
+from tests.support.settings import AUTH, make_settings
 
 
 @pytest.fixture
@@ -28,7 +30,7 @@ def error_of(response: Any, status: int) -> dict[str, Any]:
     """Assert ``response`` is the API's JSON error with ``status``; return its body."""
     assert response.status_code == status, response.data
     assert response.mimetype == "application/json"
-    body = response.json["error"]
+    body: dict[str, Any] = response.json["error"]
     assert body["status"] == status
     assert body["message"]
     assert "Traceback" not in response.get_data(as_text=True)
@@ -37,10 +39,11 @@ def error_of(response: Any, status: int) -> dict[str, Any]:
 
 def catalogue(client: Client) -> list[dict[str, Any]]:
     """Every extension, as the API lists it."""
-    return (
+    items: list[dict[str, Any]] = (
         client.get("/backend/api/extensions?per_page=100&page=1").json["items"]
         + client.get("/backend/api/extensions?per_page=100&page=2").json["items"]
     )
+    return items
 
 
 # -- reads ---------------------------------------------------------------------------

@@ -7,10 +7,12 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from werkzeug.test import Client
 
 from gateway.compose import build_gateway
-from tests.conftest import HTML, corrupt_catalogue, make_settings
+from tests.support.catalogue import corrupt_catalogue
+from tests.support.client import Client
+from tests.support.http import HTML
+from tests.support.settings import make_settings
 
 
 @pytest.fixture

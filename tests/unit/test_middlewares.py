@@ -8,12 +8,12 @@ from collections.abc import Iterable
 from typing import Any
 
 import pytest
-from werkzeug.test import Client
 
 from gateway.cache.generations import Entry, SimplePages
 from gateway.cache.middleware import FAILED, ResponseCache, Route
 from gateway.http.metrics import LocalCounters, Metrics
 from gateway.http.request_id import HEADER, current_request_id
+from tests.support.client import Client
 
 PUBLIC = [
     ("Content-Type", "application/json"),

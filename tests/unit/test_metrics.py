@@ -7,11 +7,13 @@ from collections.abc import Iterable
 from typing import Any
 
 import pytest
-from werkzeug.test import Client, create_environ, run_wsgi_app
+from werkzeug.test import create_environ, run_wsgi_app
 
 from gateway.compose import Gateway
 from gateway.http.metrics import BUCKETS, LocalCounters, Metrics, nginx_allow
-from tests.conftest import AUTH
+from tests.support.client import Client
+from tests.support.settings import AUTH
+from tests.support.wsgi import ignore_start_response
 
 OWNERS = [("", "frontend"), ("/backend", "backend"), ("/_gateway", "gateway")]
 LOCAL = {"REMOTE_ADDR": "127.0.0.1"}
@@ -60,7 +62,7 @@ def test_a_failing_layer_counts_as_the_500_the_guard_sends() -> None:
     counters = LocalCounters()
     app = Metrics(failing, counters, OWNERS)
     with pytest.raises(RuntimeError):
-        app(create_environ("/"), lambda *a: None)
+        app(create_environ("/"), ignore_start_response)
     assert requests_of(counters, "frontend", "GET", "5xx") == 1
 
 

@@ -8,12 +8,14 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 import pytest
-from werkzeug.test import Client, create_environ, run_wsgi_app
+from werkzeug.test import create_environ, run_wsgi_app
 
 from gateway.http.compression import MIN_SIZE, Compression
 from gateway.http.conditional import Conditional
 from gateway.http.etags import body_stamp, stamp_of, strong_etag
-from tests.conftest import AUTH, HTML
+from tests.support.client import Client
+from tests.support.http import HTML
+from tests.support.settings import AUTH
 
 GZIP = {"Accept-Encoding": "gzip, deflate, br, zstd"}
 PAGE = b"<!doctype html><p>" + b"a catalogue page " * 64

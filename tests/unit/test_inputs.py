@@ -13,12 +13,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from werkzeug.exceptions import BadRequest
-from werkzeug.test import Client
 
 from gateway.compose import Gateway, build_gateway
 from gateway.http.inputs import MAX_JSON_DEPTH, json_object, positive_int, safe_redirect
 from gateway.http.request_id import WELL_FORMED, ensure_request_id
-from tests.conftest import AUTH, extension, make_settings
+from tests.support.catalogue import extension
+from tests.support.client import Client
+from tests.support.settings import AUTH, make_settings
 
 # -- bounded positive integers ---------------------------------------------------------
 

@@ -11,14 +11,16 @@ from typing import Any
 
 import pytest
 from flask import url_for
-from werkzeug.test import Client
 
 from backend_app import catalogue
 from gateway.compose import Gateway, build_gateway
 from gateway.factory import create_app
 from gateway.mounts import Mount, load_mounts, validate_mounts
 from gateway.settings import ConfigError
-from tests.conftest import HTML, TOKEN, corrupt_catalogue, dispose, make_settings
+from tests.support.catalogue import corrupt_catalogue, dispose
+from tests.support.client import Client
+from tests.support.http import HTML
+from tests.support.settings import TOKEN, make_settings
 
 # -- dispatching ---------------------------------------------------------------------
 
@@ -311,9 +313,8 @@ def test_create_app_alone_knows_its_mount(settings: dict[str, Any]) -> None:
     backend = create_app("backend_app", settings)
     assert backend.config["APPLICATION_ROOT"] == "/backend"
     with backend.test_client() as client:
-        assert client.get("/api/extensions/flask-login").json["url"] == (
-            "/backend/api/extensions/flask-login"
-        )
+        answer: Any = client.get("/api/extensions/flask-login").json
+        assert answer["url"] == "/backend/api/extensions/flask-login"
 
 
 # -- build id ------------------------------------------------------------------------

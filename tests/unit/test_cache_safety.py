@@ -16,13 +16,15 @@ import pytest
 from flask import Flask, Response, request
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from werkzeug.test import Client
 from werkzeug.wrappers import Request
 
 from gateway.cache.policy import share_refusal, store_refusal
 from gateway.compose import Gateway, build_gateway
 from gateway.http.sessions import carries_session_cookie, session_cookie
-from tests.conftest import AUTH, HTML, TOKEN, extension, make_settings
+from tests.support.catalogue import extension
+from tests.support.client import Client
+from tests.support.http import HTML
+from tests.support.settings import AUTH, TOKEN, make_settings
 
 SITE_COOKIE = "gateway_site_session"
 API_COOKIE = "gateway_api_session"
@@ -194,7 +196,7 @@ def test_answers_of_this_visitor_are_not_marked_public(
 
 def test_share_refusal_names_each_rule(gateway: Gateway) -> None:
     app: Flask = gateway.apps[""]
-    cases = [
+    cases: list[tuple[dict[str, Any], Response, str]] = [
         ({"method": "POST"}, Response("x"), "POST"),
         ({}, Response("x", 404), "404"),
         ({"headers": AUTH}, Response("x"), "Authorization"),

@@ -16,8 +16,7 @@ from click.testing import CliRunner
 
 from gateway import cli
 from gateway.cli import main
-from tests.conftest import make_settings
-from tests.test_settings import production
+from tests.support.settings import make_settings, production
 
 SCRIPT = Path(sys.executable).parent / "gateway"
 

@@ -6,10 +6,12 @@ import logging
 from pathlib import Path
 
 import pytest
-from werkzeug.test import Client
 
 from gateway.compose import Gateway, build_gateway
-from tests.conftest import AUTH, HTML, extension, make_settings
+from tests.support.catalogue import extension
+from tests.support.client import Client
+from tests.support.http import HTML
+from tests.support.settings import AUTH, make_settings
 
 
 def test_second_read_is_a_hit_with_the_same_answer(client: Client) -> None:

@@ -17,7 +17,6 @@ import pytest
 from click.testing import CliRunner
 from flask import Flask
 from sqlalchemy import event, text
-from werkzeug.test import Client
 
 from backend_app import catalogue
 from backend_app.catalogue import schema
@@ -25,7 +24,10 @@ from gateway.cli import main
 from gateway.compose import Gateway, build_gateway
 from gateway.extensions import db
 from gateway.factory import create_app
-from tests.conftest import AUTH, HTML, TOKEN, dispose, extension, make_settings, migrate
+from tests.support.catalogue import dispose, extension
+from tests.support.client import Client
+from tests.support.http import HTML
+from tests.support.settings import AUTH, TOKEN, make_settings, migrate
 
 # The schema the release before migrations created at every start (its store.py).
 LEGACY_SCHEMA = """
@@ -478,7 +480,7 @@ def test_a_production_worker_never_imports_alembic(tmp_path: Path) -> None:
         capture_output=True,
         text=True,
         timeout=60,
-        cwd=Path(__file__).parents[1],
+        cwd=Path(__file__).parents[2],
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"

@@ -22,6 +22,7 @@ import pytest
 from selenium import webdriver
 from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.chromium.webdriver import ChromiumDriver
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
@@ -135,9 +136,15 @@ class Browser:
         # a finished document's nodes stay valid for the next lookup.
         self.wait().until(lambda d: d.execute_script("return document.readyState") == "complete")
 
+    def browser_log(self) -> list[dict[str, Any]]:
+        """The console entries since the last read (a Chromium command, not WebDriver's)."""
+        assert isinstance(self.driver, ChromiumDriver)
+        entries: list[dict[str, Any]] = self.driver.get_log("browser")  # type: ignore[no-untyped-call]
+        return entries
+
     def console_errors(self) -> list[dict[str, Any]]:
         """The browser's console entries of level SEVERE since the last call."""
-        return [e for e in self.driver.get_log("browser") if e["level"] == "SEVERE"]
+        return [e for e in self.browser_log() if e["level"] == "SEVERE"]
 
     def reset(self, neutral_path: str) -> None:
         """No cookies, the default window size and an empty console log.
@@ -148,4 +155,4 @@ class Browser:
         self.open(neutral_path)
         self.driver.delete_all_cookies()
         self.resize(*DEFAULT_SIZE)
-        self.driver.get_log("browser")
+        self.browser_log()

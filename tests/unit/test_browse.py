@@ -5,9 +5,11 @@ from __future__ import annotations
 import re
 
 import pytest
-from werkzeug.test import Client
 
-from tests.conftest import HTML, TOKEN, extension
+from tests.support.catalogue import extension
+from tests.support.client import Client
+from tests.support.http import HTML
+from tests.support.settings import TOKEN
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from pathlib import Path
 import grimp
 
 PACKAGES = ("gateway", "frontend_app", "backend_app")
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def circles(graph: grimp.ImportGraph) -> list[list[str]]:

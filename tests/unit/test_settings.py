@@ -8,28 +8,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from werkzeug.test import Client
 
 from gateway.compose import build_gateway
 from gateway.extensions import cache
 from gateway.factory import create_app
 from gateway.secret_file import ensure_secrets, read_secrets
 from gateway.settings import ConfigError, typed
-from tests.conftest import HTML, make_settings, migrate
-
-
-def production(tmp_path: Path, **overrides: Any) -> dict[str, Any]:
-    """A production source that may serve, changed by ``overrides`` (None removes a key),
-    on a catalogue already migrated (production never migrates while it builds)."""
-    migrate(tmp_path)
-    settings = make_settings(
-        tmp_path,
-        GATEWAY_PROFILE="production",
-        GATEWAY_TRUSTED_HOSTS="gw.example.org,localhost",
-    )
-    settings.update(overrides)
-    return {k: v for k, v in settings.items() if v is not None}
-
+from tests.support.client import Client
+from tests.support.http import HTML
+from tests.support.settings import make_settings, production
 
 # -- layering ------------------------------------------------------------------------
 

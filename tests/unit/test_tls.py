@@ -13,13 +13,14 @@ from typing import Any
 
 import pytest
 from flask import url_for
-from werkzeug.test import Client
 
 from gateway.compose import build_gateway
 from gateway.settings import ConfigError
 from gateway.tls import secure_cookie_name, tls_problems
-from tests.conftest import HTML, make_settings, migrate
-from tests.tls_files import TlsFiles, make_tls_files
+from tests.support.client import Client
+from tests.support.http import HTML
+from tests.support.settings import make_settings, migrate
+from tests.support.tls_files import TlsFiles, make_tls_files
 
 
 @pytest.fixture(scope="module")
@@ -61,14 +62,15 @@ def test_production_refuses_tls_files_nginx_could_not_serve(
 ) -> None:
     garbage = tmp_path / "garbage.pem"
     garbage.write_text("not a certificate")
-    overrides = {
+    cases: dict[str, dict[str, str | None]] = {
         "mismatch": {"GATEWAY_TLS_KEY": str(files.other_key)},
         "no-key": {"GATEWAY_TLS_KEY": None},
         "no-cert": {"GATEWAY_TLS_CERT": None},
         "missing": {"GATEWAY_TLS_CERT": str(tmp_path / "nowhere.pem")},
         "not-pem": {"GATEWAY_TLS_CERT": str(garbage)},
         "a-directory": {"GATEWAY_TLS_CERT": str(tmp_path)},
-    }[which]
+    }
+    overrides = cases[which]
     with pytest.raises(ConfigError, match=reason):
         build_gateway(production(tmp_path, files, **overrides))
 
@@ -86,7 +88,7 @@ def test_a_certificate_the_app_user_cannot_read_is_refused_a_key_is_not(
         "import sys; from gateway.tls import tls_problems; "
         "print(tls_problems(sys.argv[1], sys.argv[2]))",
     ]  # fmt: skip
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
 
     def check() -> str:
         found = subprocess.run(

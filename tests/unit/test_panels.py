@@ -19,7 +19,6 @@ from click.testing import CliRunner
 from flask import Flask
 from jinja2 import TemplateNotFound
 from markupsafe import Markup
-from werkzeug.test import Client
 
 from gateway.cli import main
 from gateway.compose import Gateway, build_gateway
@@ -28,8 +27,9 @@ from gateway.devtools.inventory import Inventory, MountRow, RouteRow
 from gateway.devtools.panels import CachePanel, GatewayPanel, RoutesPanel, redact_url
 from gateway.factory import create_app
 from gateway.settings import GATEWAY_PANELS, ConfigError
-from tests.conftest import HTML, TOOLBAR_PATHS, make_settings
-from tests.test_settings import production
+from tests.support.client import Client
+from tests.support.http import HTML
+from tests.support.settings import TOOLBAR_PATHS, make_settings, production
 
 LOCAL = {"REMOTE_ADDR": "127.0.0.1"}
 PANEL_IDS = ("flDebugGatewayPanel", "flDebugCachePanel", "flDebugGatewayRoutesPanel")

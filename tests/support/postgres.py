@@ -23,10 +23,19 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypedDict
 
 import psycopg
 
 ROLE = "gateway"
+
+
+class Owner(TypedDict, total=False):
+    """Popen's arguments that run a program as another user."""
+
+    user: int
+    group: int
+    extra_groups: list[int]
 
 
 def binaries() -> Path:
@@ -66,7 +75,7 @@ class Postgres:
     def log(self) -> Path:
         return self.workdir / "postgres.log"
 
-    def _as_owner(self) -> dict[str, object]:
+    def _as_owner(self) -> Owner:
         """Popen arguments that run a program as the cluster's owner."""
         if self.user is None:
             return {}
@@ -87,9 +96,9 @@ class Postgres:
                 shutil.chown(path, server.user, server.user)
         done = subprocess.run(
             [
-                binaries() / "initdb",
+                str(binaries() / "initdb"),
                 "-D",
-                server.data,
+                str(server.data),
                 "-U",
                 "postgres",
                 "--auth-local=trust",
@@ -99,7 +108,7 @@ class Postgres:
                 "UTF8",
             ],
             capture_output=True,
-            **server._as_owner(),  # type: ignore[arg-type]
+            **server._as_owner(),
         )
         if done.returncode != 0:
             raise RuntimeError(f"initdb failed: {done.stderr.decode()}")
@@ -113,7 +122,7 @@ class Postgres:
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
                 [
-                    binaries() / "postgres",
+                    str(binaries() / "postgres"),
                     "-D",
                     str(self.data),
                     "-p",
@@ -129,7 +138,7 @@ class Postgres:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                **self._as_owner(),  # type: ignore[arg-type]
+                **self._as_owner(),
             )
         deadline = time.monotonic() + 30
         while True:

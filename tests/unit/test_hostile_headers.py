@@ -14,11 +14,12 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from werkzeug.test import Client, create_environ, run_wsgi_app
+from werkzeug.test import create_environ, run_wsgi_app
 
 from gateway.compose import Gateway, build_gateway
 from gateway.http.sessions import session_cookie
-from tests.conftest import make_settings
+from tests.support.client import Client
+from tests.support.settings import make_settings
 
 READ_HEADERS = [
     "Cookie", "Accept", "Authorization", "Origin", "Referer", "User-Agent", "X-CSRFToken",
@@ -120,7 +121,8 @@ def test_a_debugging_profile_keeps_exceptions_for_the_debugger(tmp_path: Path) -
     from gateway.http.error_guard import ErrorGuard
 
     dev = build_gateway(make_settings(tmp_path, GATEWAY_PROFILE="development"))
-    layers, layer = [], dev.wsgi_app
+    layers: list[str] = []
+    layer: Any = dev.wsgi_app
     while layer is not None:
         layers.append(type(layer).__name__)
         layer = getattr(layer, "app", None)
