@@ -30,6 +30,7 @@ dev: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check gateway frontend_app backend_app tests bench deploy
+	$(BIN)/ruff format --check gateway frontend_app backend_app tests bench deploy
 	$(BIN)/mypy gateway frontend_app backend_app tests bench
 	$(BIN)/lint-imports --no-cache
 

@@ -57,3 +57,12 @@ def test_importing_a_shared_helper_loads_no_composition() -> None:
         "gateway", "gateway.extensions", "gateway.signals", "gateway.http",
         "gateway.http.inputs", "gateway.http.negotiation", "gateway.http.tokens",
     }, loaded  # fmt: skip
+
+
+def test_no_module_imports_a_test_module_or_a_conftest() -> None:
+    # What tests and bench share lives in tests.support, never in a test or a conftest.
+    graph = grimp.build_graph("tests", "bench", include_external_packages=False)
+    leaves = [m for m in graph.modules if m.rsplit(".", 1)[-1].startswith(("test_", "conftest"))]
+    assert len(leaves) > 40
+    importers = {m: graph.find_modules_that_directly_import(m) for m in leaves}
+    assert {m: found for m, found in importers.items() if found} == {}
