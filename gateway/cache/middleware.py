@@ -76,8 +76,6 @@ EXTENSION_KEY = "gateway.cache.middleware"  # where each app finds the cache (to
 TRACE_KEY = "gateway.cache"  # the environ key of a request's trace (or None)
 # A request's reads and writes of the store, for the toolbar: store, ops, bypass.
 Trace = dict[str, Any]
-# The per-namespace counter of each store event.
-COUNTER_OF = {"hit": "hits", "miss": "misses", "store": "sets", "error": "errors"}
 SAFE_METHODS = ("GET", "HEAD")
 # Headers that describe one connection or one request, never replayed.
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "x-request-id", "x-cache"}
@@ -132,6 +130,17 @@ class Counters:
     sets: int = 0
     errors: int = 0
     too_big: int = 0
+
+    def count(self, event: str) -> None:
+        """One more ``hit``, ``miss``, ``store`` or ``error``."""
+        if event == "hit":
+            self.hits += 1
+        elif event == "miss":
+            self.misses += 1
+        elif event == "store":
+            self.sets += 1
+        else:
+            self.errors += 1
 
     def as_dict(self) -> dict[str, int]:
         """The counters as a JSON-ready mapping."""
@@ -313,7 +322,7 @@ class ResponseCache:
         result: str = "",
     ) -> None:
         """Count one store event (hit, miss, store, error) and trace its operation."""
-        setattr(counters, COUNTER_OF[event], getattr(counters, COUNTER_OF[event]) + 1)
+        counters.count(event)
         self.metrics.inc(cache_key(route.namespace, event))
         if trace is not None:
             trace["ops"].append({"op": op, "key": key, "result": result or event})

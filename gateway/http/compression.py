@@ -31,11 +31,6 @@ MIN_SIZE = 256
 LEVEL = 6
 
 
-def is_text(headers: list[tuple[str, str]]) -> bool:
-    """True for an answer whose Content-Type is text: compressible, and varying on it."""
-    return _described(headers)[0]
-
-
 def _described(headers: list[tuple[str, str]]) -> tuple[bool, bool, int | None, int | None]:
     """What one pass over ``headers`` tells: a text type, an encoding already, the
     length, and where the last Vary is (-1 when one already names Accept-Encoding or
