@@ -4,7 +4,8 @@ WSGI callable with the gateway's layers around them.
     gateway = build_gateway("production")   # or a mapping shaped like os.environ
     gateway.apps["/backend"].url_map        # each mounted Flask app by prefix
 
-A request goes, outermost first: ErrorGuard (a clean 500), Metrics, RequestId,
+A request goes, outermost first (``Gateway.__init__`` writes it as one expression):
+ErrorGuard (a clean 500), Metrics, RequestId,
 Conditional (304s), the ResponseCache, Compression, then Werkzeug's DispatcherMiddleware
 to the app that owns the path (or to HealthApp under ``/_gateway``).
 """
@@ -31,6 +32,7 @@ from gateway.http.compression import Compression
 from gateway.http.conditional import Conditional
 from gateway.http.error_guard import JSON_PAGE, ErrorGuard, error_page
 from gateway.http.metrics import (
+    Counters,
     Family,
     Metrics,
     exposition,
@@ -58,18 +60,22 @@ class Gateway:
         self.apps = apps
         self.mounts = mounts
         default = apps[""]
+        owners = [(m.prefix, m.namespace) for m in mounts] + [(GATEWAY_PREFIX, "gateway")]
+        self.metrics = open_counters()
         self.health = HealthApp(
             checks_of(apps),
             timeout=default.config["HEALTH_TIMEOUT"],
             build_id=default.config["BUILD_ID"],
         )
+        self.health.metrics = partial(self.exposition, [n for _, n in owners], default.config)
+        self.health.metrics_clients |= frozenset(default.config["METRICS_CLIENTS"])
         mounted: dict[str, Any] = {p: a for p, a in apps.items() if p}
         mounted[GATEWAY_PREFIX] = self.health
         # Answers are gzipped inside the cache, so it keeps (and nginx serves) the bytes.
-        dispatcher = Compression(DispatcherMiddleware(default, mounted))
+        served: WSGIApplication = Compression(DispatcherMiddleware(default, mounted))
         self.cache: ResponseCache | None = None
         if default.config["RESPONSE_CACHE"]:
-            self.cache = response_cache_for(apps, mounts, dispatcher)
+            self.cache = served = response_cache_for(apps, mounts, served, self.metrics)
             self.health.cache_stats = self.cache.stats
             for app in apps.values():
                 app.extensions[EXTENSION_KEY] = self.cache  # for the toolbar's cache panel
@@ -77,19 +83,14 @@ class Gateway:
                 catalogue_changed.connect(self.catalogue_changed, sender=app)
             if fresh_catalogue:
                 self.cache.invalidate()
-        # Revalidation outside the cache: a hit and a miss answer If-None-Match alike.
-        self.wsgi_app: WSGIApplication = RequestIdMiddleware(Conditional(self.cache or dispatcher))
-        # Counted outside all of it: every answer, the guard's 500s included.
-        namespaces = [*(m.namespace for m in mounts), "gateway"]
-        self.metrics = open_counters()
-        owners = [(m.prefix, m.namespace) for m in mounts] + [(GATEWAY_PREFIX, "gateway")]
-        self.wsgi_app = Metrics(self.wsgi_app, self.metrics, owners)
-        if self.cache is not None:
-            self.cache.metrics = self.metrics
-        self.health.metrics = partial(self.exposition, namespaces, default.config)
-        self.health.metrics_clients |= frozenset(default.config["METRICS_CLIENTS"])
-        # Outermost: a failure of any layer above is a clean 500 in the mount's format.
-        # In development the Werkzeug debugger is the outermost layer instead.
+        # The request path, outermost first: counted (every answer, the guard's 500s too),
+        # given its id, revalidated (a hit and a miss answer If-None-Match alike), then
+        # the cache, compression and the app that owns the path.
+        self.wsgi_app: WSGIApplication = Metrics(
+            RequestIdMiddleware(Conditional(served)), self.metrics, owners
+        )
+        # Around it all, a failure of any layer is a clean 500 in the mount's format; in
+        # development the Werkzeug debugger is the outermost layer instead.
         if not any(app.config["USE_DEBUGGER"] for app in apps.values()):
             pages = {m.prefix: error_page(m.app) for m in mounts}
             self.wsgi_app = ErrorGuard(self.wsgi_app, {**pages, GATEWAY_PREFIX: JSON_PAGE})
@@ -131,7 +132,7 @@ class Gateway:
 
 
 def response_cache_for(
-    apps: dict[str, Flask], mounts: tuple[Mount, ...], app: WSGIApplication
+    apps: dict[str, Flask], mounts: tuple[Mount, ...], app: WSGIApplication, metrics: Counters
 ) -> ResponseCache:
     """The shared response cache in front of ``app``, keyed by each mount's namespace."""
     routes = [
@@ -158,6 +159,7 @@ def response_cache_for(
         routes=routes,
         timeout=default.config["RESPONSE_CACHE_TIMEOUT"],
         build=default.config["BUILD_ID"],
+        metrics=metrics,
     )
 
 
