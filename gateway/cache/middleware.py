@@ -48,7 +48,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, NamedTuple, ParamSpec, TypeVar
 
-from gateway.cache.policy import store_refusal
+from gateway.cache.policy import VERDICT_KEY, store_refusal
 from gateway.http.metrics import Counters as MetricCounters
 from gateway.http.metrics import LocalCounters, bypass_key, cache_key
 from gateway.http.negotiation import preferred_encoding, preferred_type
@@ -342,7 +342,12 @@ class ResponseCache:
         (no generation was read before the app ran), but a shareable answer is noticed."""
 
         def watch(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-            if store_refusal(status, headers, self.max_size) is None:
+            # The app's own verdict when it gave one (gateway.cache.policy), else the
+            # store's rule; the next request's miss checks the headers all the same.
+            shareable = environ.get(VERDICT_KEY)
+            if shareable is None:
+                shareable = store_refusal(status, headers, self.max_size) is None
+            if shareable:
                 self.unshared.pop(requested, None)
             return start_response(status, [*headers, ("X-Cache", "MISS")], exc_info)
 

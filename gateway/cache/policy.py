@@ -29,6 +29,9 @@ from flask import Flask, Request, Response, current_app, request, session
 from gateway.http.etags import body_stamp, strong_etag
 
 SHAREABLE_METHODS = ("GET", "HEAD")
+# Where the app's verdict (True: shareable) waits for the response cache: a URL it had
+# refused is tried again once the app shares it, without reading the headers twice.
+VERDICT_KEY = "gateway.shareable"
 # Directives with which an app says "this answer is not for everyone".
 PRIVATE_DIRECTIVES = ("private", "no-store", "no-cache")
 # Request headers the cache keys on or bypasses for; a Vary on anything else is refused.
@@ -112,8 +115,10 @@ def store_refusal(status: str, headers: list[tuple[str, str]], max_size: int) ->
 
 
 def mark_shareable(response: Response) -> Response:
-    """``after_request`` hook: mark the answer public when nothing refuses it."""
-    if share_refusal(request, response) is None:
+    """``after_request`` hook: mark the answer public when nothing refuses it, and leave
+    the verdict in the environ for the response cache (``VERDICT_KEY``)."""
+    shareable = request.environ[VERDICT_KEY] = share_refusal(request, response) is None
+    if shareable:
         response.cache_control.public = True
         response.cache_control.max_age = 0
         response.cache_control.s_maxage = current_app.config["RESPONSE_CACHE_TIMEOUT"]
