@@ -26,10 +26,12 @@ alive() {
     [ -s "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null
 }
 
-# wait_gone PID SECONDS: wait until PID has exited; false if it is still there.
+# wait_gone PID SECONDS: wait until PID has exited; false if it is still there. An exited
+# child of this shell that is not reaped yet (a zombie: the shell may be running a trap)
+# has exited too, though kill -0 still finds it.
 wait_gone() {
-    local pid=$1 tries=$(($2 * 10))
-    while kill -0 "$pid" 2>/dev/null; do
+    local pid=$1 tries=$(($2 * 10)) state
+    while state=$(ps -o stat= -p "$pid" 2>/dev/null) && [ "${state:0:1}" != Z ]; do
         tries=$((tries - 1))
         [ "$tries" -gt 0 ] || return 1
         sleep 0.1
@@ -57,7 +59,13 @@ uwsgi_stop() {
     fi
     pid=$(cat "$run_dir/uwsgi.pid")
     # "q": graceful shutdown; workers finish their request within worker-reload-mercy.
-    printf q > "$run_dir/uwsgi.fifo" || kill -TERM "$pid"
+    # Opened read-write, the FIFO never blocks this script, even before the master reads
+    # it (a plain `>` waits for a reader); without one, SIGTERM does the same.
+    if [ -p "$run_dir/uwsgi.fifo" ]; then
+        { printf q >&3; } 3<>"$run_dir/uwsgi.fifo"
+    else
+        kill -TERM "$pid"
+    fi
     if wait_gone "$pid" "$limit"; then
         # vacuum removes the socket and pid file, not the FIFO; the reload count belongs
         # to this master (its counters go with it).

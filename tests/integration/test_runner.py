@@ -47,8 +47,15 @@ def test_ctrl_c_stops_everything(public_dir: Path) -> None:
     try:
         runner.process.wait(30)
     except subprocess.TimeoutExpired:
+        # What the runner is still doing (its processes and their states), then the log.
+        tree = subprocess.run(
+            ["ps", "-o", "pid,ppid,stat,wchan:20,args", "--sid", str(runner.process.pid)],
+            capture_output=True,
+            text=True,
+        ).stdout
         stop_runner(runner)
-        raise AssertionError(f"make run did not stop:\n{runner.log.read_text()[-3000:]}") from None
+        log = runner.log.read_text()[-3000:]
+        raise AssertionError(f"make run did not stop:\n{tree}\n{log}") from None
     assert runner.process.returncode == 0
     assert not any(pid_alive(pid) for pid in pids.values())
     assert list(runner.run_dir.iterdir()) == []
