@@ -49,10 +49,11 @@ def test_ctrl_c_stops_everything(public_dir: Path) -> None:
     except subprocess.TimeoutExpired:
         # What the runner is still doing (its processes and their states), then the log.
         tree = subprocess.run(
-            ["ps", "-o", "pid,ppid,stat,wchan:20,args", "--sid", str(runner.process.pid)],
-            capture_output=True,
-            text=True,
+            ["ps", "-e", "-o", "pid,ppid,sid,stat,wchan:20,args"], capture_output=True, text=True
         ).stdout
+        tree = "\n".join(
+            line for line in tree.splitlines() if str(runner.process.pid) in line.split()[:3]
+        )
         stop_runner(runner)
         log = runner.log.read_text()[-3000:]
         raise AssertionError(f"make run did not stop:\n{tree}\n{log}") from None
