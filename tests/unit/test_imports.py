@@ -66,3 +66,15 @@ def test_no_module_imports_a_test_module_or_a_conftest() -> None:
     assert len(leaves) > 40
     importers = {m: graph.find_modules_that_directly_import(m) for m in leaves}
     assert {m: found for m, found in importers.items() if found} == {}
+
+
+def test_the_apps_contract_names_every_module_but_the_shared_helpers() -> None:
+    # A new gateway module must be placed in the contract, not silently allowed.
+    import tomllib
+
+    contracts = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["importlinter"]
+    forbidden = next(c for c in contracts["contracts"] if c["id"] == "apps-use-shared-helpers")
+    graph = grimp.build_graph("gateway", include_external_packages=False)
+    top = {".".join(m.split(".")[:2]) for m in graph.modules if m != "gateway"}
+    shared = {"gateway.http", "gateway.extensions", "gateway.signals"}
+    assert top - shared == set(forbidden["forbidden_modules"])
