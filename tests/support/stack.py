@@ -93,11 +93,25 @@ class Runner:
 
 def launch(argv: Sequence[str | Path], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     """Start ``argv`` with exactly ``env``, its output in ``log``, in a session of its own
-    (no signal meant for the test run reaches it, and its process group can be swept)."""
+    (no signal meant for the test run reaches it, and its process group can be swept).
+
+    Ctrl-C as a terminal sends it: SIGINT at its default, whatever the test run's parent
+    set (a run started in the background ignores SIGINT, every child inherits that, and
+    a shell cannot trap a signal ignored when it starts)."""
     with log.open("wb") as out:
         return subprocess.Popen(
-            argv, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            argv,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=_terminal_signals,
         )
+
+
+def _terminal_signals() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGQUIT, signal.SIG_DFL)
 
 
 def start_runner(
