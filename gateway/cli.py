@@ -186,8 +186,8 @@ def nginx_values(ctx: click.Context, home: Path) -> None:
     mounts = load_mounts(source)
     default = next(m.app for m in mounts if m.prefix == "")
     config = Config(".")
-    load_config(config, default, source, profile, "")
-    problems = value_problems(config)
+    problems = load_config(config, default, source, profile, "")
+    problems += value_problems(config)
     if problems:
         raise ConfigError(problems)
     for name, value in site_values(config, mounts, home).items():

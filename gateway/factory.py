@@ -41,13 +41,13 @@ def create_app(
     prefix = prefix_of(mounts, name)
     package = importlib.import_module(name)
     app = Flask(name, instance_relative_config=False)
-    load_config(app.config, name, source, profile, prefix)
+    problems = load_config(app.config, name, source, profile, prefix)
     # Each app gets its own instance folder inside the data dir, not the package's.
     app.instance_path = str(Path(app.config["DATA_DIR"]) / name)
     app.config["MOUNT_PREFIXES"] = {mount.app: mount.prefix for mount in mounts}
     app.config["CACHE_NAMESPACE"] = next(m.namespace for m in mounts if m.app == name)
 
-    problems = value_problems(app.config)
+    problems += value_problems(app.config)
     problems += config_problems(app.config) if profile == "production" else []
     # Said in one line here, instead of flask-debugtoolbar's RuntimeError at init_app.
     problems += toolbar_problems(app.config)

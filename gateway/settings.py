@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import math
 import os
 import socket
 from collections.abc import Mapping
@@ -203,7 +204,16 @@ def data_dir(source: Mapping[str, Any]) -> Path:
 # and refused by ``value_problems``.
 TRUE, FALSE = frozenset({"1", "true", "yes", "on"}), frozenset({"0", "false", "no", "off", ""})
 # The expected kind of a value, by the type of its default, for the refusal's wording.
-KINDS: dict[type, str] = {bool: "true or false", int: "a whole number", float: "a number"}
+KINDS: dict[type, str] = {
+    bool: "true or false",
+    int: "a whole number",
+    float: "a number",
+    list: "a comma-separated list",
+    tuple: "a comma-separated list",
+}
+CACHE_TIMEOUT = "RESPONSE_CACHE_TIMEOUT"
+# A year: nginx's slots and the stores' timeouts stay in range.
+MAX_CACHE_TIMEOUT = 365 * 24 * 3600
 
 
 def typed(value: Any, default: Any) -> Any:
@@ -219,10 +229,13 @@ def typed(value: Any, default: Any) -> Any:
             lowered = text.lower()
             return True if lowered in TRUE else False if lowered in FALSE else value
         if isinstance(default, int | float):
-            return type(default)(text)
+            number = type(default)(text)
+            # Every number setting is a size, a count or a time: finite, never negative.
+            return number if math.isfinite(number) and number >= 0 else value
         if isinstance(default, list | tuple):
             if text.startswith("["):
-                return json.loads(text)
+                items = json.loads(text)
+                return items if isinstance(items, list) else value
             return [item.strip() for item in text.split(",") if item.strip()]
         if isinstance(default, dict):
             return json.loads(text)
@@ -231,25 +244,35 @@ def typed(value: Any, default: Any) -> Any:
     return value
 
 
-def apply_prefixed(config: Config, source: Mapping[str, Any], prefix: str) -> None:
+def apply_prefixed(config: Config, source: Mapping[str, Any], prefix: str) -> list[str]:
     """Copy every ``PREFIX_KEY`` of ``source`` into ``config[KEY]``, typed like the
-    default already there (the profile's or the app's own settings)."""
+    default already there (the profile's or the app's own settings); return a line for
+    each value that is not of its default's kind."""
     start = f"{prefix}_"
+    problems = []
     for key in sorted(source):
         if key.startswith(start) and len(key) > len(start):
             name = key[len(start) :]
-            config[name] = typed(source[key], config.get(name))
+            default = config.get(name)
+            config[name] = typed(source[key], default)
+            kind = KINDS.get(type(default)) if isinstance(source[key], str) else None
+            # RESPONSE_CACHE_TIMEOUT says more of itself (value_problems).
+            if kind and type(config[name]) is not type(default) and name != CACHE_TIMEOUT:
+                if not (type(default) is float and type(config[name]) is int):
+                    problems.append(f"{name} is {source[key]!r}: expected {kind} ({key})")
+    return problems
 
 
 def load_config(
     config: Config, name: str, source: Mapping[str, Any], profile: str, prefix: str
-) -> None:
-    """Fill ``config`` for the app package ``name`` mounted at ``prefix``."""
+) -> list[str]:
+    """Fill ``config`` for the app package ``name`` mounted at ``prefix``; return a line
+    for each environment value of the wrong kind."""
     config.from_object(PROFILE_CLASSES[profile])
     config.from_object(f"{name}.settings")
     config["PROFILE"] = profile
-    apply_prefixed(config, source, "GATEWAY")
-    apply_prefixed(config, source, config["ENV_PREFIX"])
+    problems = apply_prefixed(config, source, "GATEWAY")
+    problems += apply_prefixed(config, source, config["ENV_PREFIX"])
 
     root = data_dir(source)
     config["DATA_DIR"] = str(root)
@@ -285,6 +308,7 @@ def load_config(
         config["TRUSTED_HOSTS"] = [h.strip() for h in hosts.split(",") if h.strip()] or None
     if not config["SERVER_NAME"] and config["TRUSTED_HOSTS"]:
         config["SERVER_NAME"] = config["TRUSTED_HOSTS"][0]
+    return problems
 
 
 def database_url(given: Any, sqlite_path: str) -> URL:
@@ -329,18 +353,18 @@ def value_problems(config: Config) -> list[str]:
     """Settings whose value cannot work in any profile, one line each."""
     problems = []
     timeout = config["RESPONSE_CACHE_TIMEOUT"]
-    if isinstance(timeout, bool) or not isinstance(timeout, int) or timeout < 1:
+    if (
+        isinstance(timeout, bool)
+        or not isinstance(timeout, int)
+        or not 1 <= timeout <= MAX_CACHE_TIMEOUT
+    ):
         problems.append(
             f"RESPONSE_CACHE_TIMEOUT is {timeout!r}: a whole number of seconds, at least 1 "
+            f"and at most {MAX_CACHE_TIMEOUT} "
             "(GATEWAY_RESPONSE_CACHE_TIMEOUT)"
         )
-    for name in dir(Base):
-        default, value = getattr(Base, name), config.get(name)
-        kind = KINDS.get(type(default))
-        if kind and type(value) is not type(default) and name != "RESPONSE_CACHE_TIMEOUT":
-            if not (type(default) is float and type(value) is int):
-                problems.append(f"{name} is {value!r}: expected {kind} (GATEWAY_{name})")
-    for client in config["METRICS_CLIENTS"]:
+    clients = config["METRICS_CLIENTS"]
+    for client in clients if isinstance(clients, list) else ():
         try:
             ipaddress.ip_network(client, strict=False)
         except ValueError:

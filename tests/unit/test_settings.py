@@ -196,6 +196,13 @@ def test_a_partial_secrets_file_is_completed(tmp_path: Path) -> None:
         # What does not parse stays text, for value_problems to name.
         ("abc", 300, "abc"),
         ("maybe", True, "maybe"),
+        ("-1", 300, "-1"),
+        ("nan", 2.0, "nan"),
+        ("inf", 2.0, "inf"),
+        ("1e99", 300, "1e99"),
+        ("[1,2", [], "[1,2"),
+        ('{"a": 1}', [], ['{"a": 1}']),
+        ('["a"]x', [], '["a"]x'),
     ],
 )
 def test_environment_values_take_the_type_of_the_default(
@@ -211,6 +218,10 @@ def test_environment_values_take_the_type_of_the_default(
         ("GATEWAY_DB_POOL_SIZE", "two", "DB_POOL_SIZE is 'two': expected a whole number"),
         ("GATEWAY_RESPONSE_CACHE", "perhaps", "RESPONSE_CACHE is .perhaps.: expected true or"),
         ("GATEWAY_HEALTH_TIMEOUT", "soon", "HEALTH_TIMEOUT is 'soon': expected a number"),
+        ("GATEWAY_HEALTH_TIMEOUT", "nan", "HEALTH_TIMEOUT is 'nan': expected a number"),
+        ("BACKEND_PER_PAGE", "-3", "PER_PAGE is '-3': expected a whole number"),
+        ("GATEWAY_METRICS_CLIENTS", "[1,2", "METRICS_CLIENTS is .*: expected a comma-separated"),
+        ("GATEWAY_RESPONSE_CACHE_TIMEOUT", "99999999999", "at most 31536000"),
     ],
 )
 def test_a_value_of_the_wrong_kind_is_refused_by_name(
