@@ -216,7 +216,8 @@ def _check_database(ctx: click.Context, gateway: Gateway) -> None:
             state = schema.state()
             if state.status in ("behind", "foreign"):
                 _refuse(ctx, [f"database {shown} is {state.describe()}"])
-            report = gateway.health.peers() if gateway.health.peers else None
+            peers = gateway.health.checks.peers
+            report = peers() if peers else None
     except SQLAlchemyError as exc:
         _refuse(ctx, [f"database {shown} does not answer: {_first_line(exc)}"])
     for node, names in sorted((report or {}).get("differ", {}).items()):

@@ -141,7 +141,6 @@ class HealthApp:
         self.build_id = build_id
         # Set by the gateway when the response cache runs: its counters in this process.
         self.cache_stats: Callable[[], dict[str, Any]] | None = None
-        self.peers = checks.peers
 
     def _run(self, checks: dict[str, Callable[[], None]]) -> dict[str, str]:
         """Run every check in parallel; each result is ``ok`` or the reason it failed."""
@@ -201,15 +200,15 @@ class HealthApp:
         }
         if self.cache_stats is not None:
             body["cache"] = {"status": cache_result, "pid": os.getpid(), **self.cache_stats()}
-        if self.peers is not None and database_result == "ok":
+        if self.checks.peers is not None and database_result == "ok":
             body["secrets"] = self._peers()
         return (200 if status == "ok" else 503), body
 
     def _peers(self) -> dict[str, Any]:
         """The secrets comparison, or why it could not be made (never a failure)."""
-        assert self.peers is not None
+        assert self.checks.peers is not None
         try:
-            return self.peers()
+            return self.checks.peers()
         except Exception as exc:  # noqa: BLE001 - a report, not a check
             return {"status": "unknown", "reason": type(exc).__name__}
 

@@ -34,7 +34,8 @@ Skipping the store never serves anything stale; should that URL's answer become
 shareable, it is forgotten, and the request after it is stored as usual.
 
 For the debug toolbar's Cache panel, each request's reads and writes of the store go
-into ``environ["gateway.cache"]``.
+into ``environ["gateway.cache"]`` where a toolbar runs (None elsewhere: no cost on the
+production path).
 """
 
 from __future__ import annotations
