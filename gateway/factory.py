@@ -12,6 +12,7 @@ from flask import Flask
 from gateway.cache import policy as cache_policy
 from gateway.cache.backends import cache_settings
 from gateway.extensions import cache, csrf, toolbar
+from gateway.http.responses import WholeResponse
 from gateway.http.sessions import GatewaySessionInterface
 from gateway.mounts import MOUNTS, Mount, prefix_of
 from gateway.settings import (
@@ -54,6 +55,7 @@ def create_app(
     if problems:
         raise ConfigError(problems)
 
+    app.response_class = WholeResponse
     # The session cookie is read by the same function the response cache asks.
     app.session_interface = GatewaySessionInterface()
     # First, so its after_request hook runs last, after every hook of the app's own.

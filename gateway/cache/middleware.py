@@ -51,7 +51,7 @@ from typing import TYPE_CHECKING, Any, Final, NamedTuple, ParamSpec, TypeVar
 
 from gateway.cache.policy import VERDICT_KEY, store_refusal
 from gateway.http.metrics import Counters as MetricCounters
-from gateway.http.metrics import LocalCounters, bypass_key, cache_key
+from gateway.http.metrics import CACHE_EVENTS, LocalCounters, bypass_key, cache_key
 from gateway.http.negotiation import preferred_encoding, preferred_type
 from gateway.http.sessions import carries_session_cookie
 
@@ -85,6 +85,8 @@ NEVER = {
     "toolbar": "this app runs the debug toolbar",
     "gateway": "the gateway's own answers are never stored",
 }
+# Why a request did not use the store (the metrics' reasons).
+BYPASSES = ("method", "authorization", "session", "unshared", *NEVER)
 # How many unshareable URLs a process remembers; past it, it forgets them all at once, so
 # a client inventing URLs costs a few lookups, never memory.
 MAX_UNSHARED = 4096
@@ -99,6 +101,16 @@ class Route:
     session_cookie: str
     # Why nothing of this mount is ever stored ("toolbar", "gateway"), or "".
     never: str = ""
+    # The paths below the prefix start with this; "/" for the default app.
+    below: str = field(init=False)
+    # The names of this mount's counters, by event or bypass reason (built once: a
+    # request would otherwise format one).
+    metric_keys: dict[str, str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.below = self.prefix + "/"
+        self.metric_keys = {event: cache_key(self.namespace, event) for event in CACHE_EVENTS}
+        self.metric_keys |= {reason: bypass_key(self.namespace, reason) for reason in BYPASSES}
 
 
 class Requested(NamedTuple):
@@ -227,9 +239,9 @@ class ResponseCache:
     def route_of(self, path: str) -> Route:
         """The mount that serves ``path``, chosen as DispatcherMiddleware chooses."""
         for route in self.routes:
-            if not route.prefix or path == route.prefix or path.startswith(route.prefix + "/"):
+            if path.startswith(route.below) or path == route.prefix:
                 return route
-        raise LookupError(path)  # unreachable: the default app's prefix is ""
+        return self.routes[-1]  # a path without its slash ("*"): the default app's
 
     def bypass(self, route: Route, environ: WSGIEnvironment) -> tuple[str, str] | tuple[None, None]:
         """Why this GET or HEAD must not be answered from the store (a reason for the
@@ -276,10 +288,12 @@ class ResponseCache:
         if method not in SAFE_METHODS:
             self._bypassed(trace, route, "method", f"{method} is never answered from the store")
             return self.app(environ, start_response)
-        reason, why = self.bypass(route, environ)
-        if reason and why:
-            self._bypassed(trace, route, reason, why)
-            return self.app(environ, start_response)
+        # Most requests carry neither a cookie nor Authorization: nothing more to ask.
+        if route.never or environ.get("HTTP_COOKIE") or environ.get("HTTP_AUTHORIZATION"):
+            reason, why = self.bypass(route, environ)
+            if reason and why:
+                self._bypassed(trace, route, reason, why)
+                return self.app(environ, start_response)
         asked = self.asked(environ)
         refusal = self.unshared.get(asked)
         if refusal is not None:
@@ -308,7 +322,7 @@ class ResponseCache:
         self, trace: Trace | None, route: Route, reason: str, why: str, detail: str = ""
     ) -> None:
         """Count a request the store is not used for (and say why, for the toolbar)."""
-        self.metrics.inc(bypass_key(route.namespace, reason))
+        self.metrics.inc(route.metric_keys[reason])
         if trace is not None:
             trace["bypass"] = f"{why} ({detail})" if detail else why
 
@@ -324,7 +338,7 @@ class ResponseCache:
     ) -> None:
         """Count one store event (hit, miss, store, error) and trace its operation."""
         counters.count(event)
-        self.metrics.inc(cache_key(route.namespace, event))
+        self.metrics.inc(route.metric_keys[event])
         if trace is not None:
             trace["ops"].append({"op": op, "key": key, "result": result or event})
 

@@ -53,7 +53,15 @@ def _described(headers: list[tuple[str, str]]) -> tuple[bool, bool, int | None, 
 
 def vary(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
     """``headers`` with Accept-Encoding added to Vary when the answer is text."""
-    text, _, _, found = _described(headers)
+    # Every answer to a client without gzip comes here: one lean pass for what it needs.
+    text = False
+    found = None
+    for index, (name, value) in enumerate(headers):
+        lowered = name.lower()
+        if lowered == "content-type":
+            text = value.lower().startswith(TEXT_TYPES)
+        elif lowered == "vary" and found != -1:
+            found = -1 if "accept-encoding" in value.lower() or "*" in value else index
     return _varied(headers, text, found)
 
 
@@ -81,7 +89,8 @@ class Compression:
         self.level = level
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        if preferred_encoding(environ.get("HTTP_ACCEPT_ENCODING")) != "gzip":
+        accept_encoding = environ.get("HTTP_ACCEPT_ENCODING")
+        if not accept_encoding or preferred_encoding(accept_encoding) != "gzip":
             # Nothing to compress: only say that another client would get gzip.
             def identity(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
                 return start_response(status, vary(headers), exc_info)

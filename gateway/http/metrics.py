@@ -22,10 +22,10 @@ from __future__ import annotations
 import bisect
 import ipaddress
 import os
-import time
+from time import perf_counter
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -107,6 +107,15 @@ def open_counters() -> Counters:
     return UwsgiCounters(uwsgi)
 
 
+class Owner(NamedTuple):
+    """A mount, as the request counters see it."""
+
+    prefix: str
+    below: str  # the paths below the prefix start with this
+    namespace: str
+    latency: str  # the name of its latency counter
+
+
 class Metrics:
     """WSGI middleware: count each request by app, method, status class and latency
     (until the app returned its body), in ``counters``.
@@ -120,21 +129,22 @@ class Metrics:
     ) -> None:
         self.app = app
         self.inc = counters.inc
+        # Longest prefix first, with what a request needs of its owner, built once: the
+        # paths below it, and its latency counter's name.
         longest = sorted(owners, key=lambda owner: len(owner[0]), reverse=True)
-        self.owners = [(prefix, prefix + "/", namespace) for prefix, namespace in longest]
-        # The counters' names, built once (a request would otherwise format two).
-        self.latency = {namespace: f"lat|{namespace}" for _, namespace in owners}
+        self.owners = [Owner(prefix, prefix + "/", namespace, f"lat|{namespace}")
+                       for prefix, namespace in longest]  # fmt: skip
         self.keys: dict[tuple[str, str, str, int], str] = {}
 
-    def owner(self, path: str) -> str:
-        """The namespace of the mount that owns ``path``."""
-        for prefix, below, namespace in self.owners:
-            if not prefix or path == prefix or path.startswith(below):
-                return namespace
-        return self.owners[-1][2]
+    def owner(self, path: str) -> Owner:
+        """The mount that owns ``path``."""
+        for owner in self.owners:
+            if path.startswith(owner[1]) or path == owner[0]:
+                return owner
+        return self.owners[-1]  # a path without its slash ("*"): the default app's
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        started = time.perf_counter()
+        started = perf_counter()
         status = "500"  # what the client gets when an inner layer raises (the guard's)
 
         def counted(code: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
@@ -145,8 +155,10 @@ class Metrics:
         try:
             return self.app(environ, counted)
         finally:
-            elapsed = time.perf_counter() - started
-            app = self.owner(environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", ""))
+            elapsed = perf_counter() - started
+            # Read after the call: the dispatcher has moved the prefix to SCRIPT_NAME.
+            path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
+            _, _, app, latency = self.owner(path)
             method = environ.get("REQUEST_METHOD", "")
             if method not in METHODS:  # a client invents any: one name for them all
                 method = "other"
@@ -156,7 +168,7 @@ class Metrics:
             if key is None:  # a few hundred at most: apps x methods x classes x buckets
                 key = self.keys[found] = request_key(app, method, status, bucket)
             self.inc(key)
-            self.inc(self.latency[app], int(elapsed * 1e6))
+            self.inc(latency, int(elapsed * 1e6))
 
 
 def nginx_allow(clients: Sequence[str]) -> str:
