@@ -14,11 +14,13 @@ from __future__ import annotations
 import json
 import os
 import platform
+import random
 import re
 import shutil
 import socket
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from collections import defaultdict
@@ -42,7 +44,10 @@ WRK_SECONDS = 1 if SMOKE else 2 if QUICK else 5
 AB_C1 = 50 if SMOKE else 300 if QUICK else 1000
 AB_C100 = 200 if SMOKE else 1000 if QUICK else 3000
 TRUST_N = 100 if SMOKE else 1000
-MICRO_CALLS = 200 if SMOKE else 2000
+# The in-process costs: many short rounds, so that each round's difference is taken close
+# in time (the machine's noise drifts over seconds).
+MICRO_CALLS = 50 if SMOKE else 250
+MICRO_ROUNDS = 3 if SMOKE else 60
 # The 2012 talk's Flask figures (req/s), on its own hardware.
 TRUST_2012 = {"/hello": (806, 826), "/environ": (697, 724), "/template": (670, 693)}
 MISS = {"Cookie": "gateway_site_session=bench"}  # any session cookie bypasses the cache
@@ -136,8 +141,10 @@ def flood(stack: Runner) -> dict[str, Any]:
     }
 
 
-def micro() -> dict[str, list[float]]:
-    """us per request of the WSGI callables driven directly (no sockets), interleaved."""
+def micro() -> tuple[dict[str, list[float]], dict[str, int]]:
+    """us per request of the WSGI callables driven directly (no sockets), in many short
+    rounds in a random order (a noisy moment of the machine then touches each alike);
+    and the Python bytecode instructions one request executes, which no noise moves."""
     from werkzeug.test import EnvironBuilder
 
     from gateway.compose import build_gateway
@@ -148,23 +155,49 @@ def micro() -> dict[str, list[float]]:
     settings = make_settings(data)
     gateway = build_gateway(settings)
     bare = create_app("backend_app", settings)
+    targets: dict[str, tuple[Callable[..., Any], str]] = {
+        "bare API app, /healthz": (bare, "/healthz"),
+        "gateway, /backend/healthz": (gateway, "/backend/healthz"),
+        "gateway, / (cache hit)": (gateway, "/"),
+    }
+
+    def one(app: Callable[..., Any], environ: dict[str, Any]) -> None:
+        body = app(dict(environ), lambda status, headers, exc_info=None: None)
+        b"".join(body)
+        getattr(body, "close", lambda: None)()
 
     def cost(app: Callable[..., Any], path: str) -> float:
         environ = EnvironBuilder(path=path, base_url="http://localhost").get_environ()
         start = time.perf_counter()
         for _ in range(MICRO_CALLS):
-            body = app(dict(environ), lambda status, headers, exc_info=None: None)
-            b"".join(body)
-            getattr(body, "close", lambda: None)()
+            one(app, environ)
         return (time.perf_counter() - start) / MICRO_CALLS * 1e6
 
+    def bytecodes(app: Callable[..., Any], path: str) -> int:
+        environ = EnvironBuilder(path=path, base_url="http://localhost").get_environ()
+        one(app, environ)  # warm: what only a first request does is not counted
+        executed = 0
+
+        def trace(frame: Any, event: str, arg: Any) -> Any:
+            nonlocal executed
+            frame.f_trace_opcodes = True
+            executed += event == "opcode"
+            return trace
+
+        sys.settrace(trace)
+        try:
+            one(app, environ)
+        finally:
+            sys.settrace(None)
+        return executed
+
     found: dict[str, list[float]] = defaultdict(list)
-    for _ in range(max(ROUNDS, 3)):
-        found["bare API app, /healthz"].append(cost(bare, "/healthz"))
-        found["gateway, /backend/healthz"].append(cost(gateway, "/backend/healthz"))
-        found["gateway, / (cache hit)"].append(cost(gateway, "/"))
+    for _ in range(MICRO_ROUNDS):
+        for name, target in random.sample(list(targets.items()), len(targets)):
+            found[name].append(cost(*target))
+    executed = {name: bytecodes(*target) for name, target in targets.items()}
     shutil.rmtree(data, ignore_errors=True)
-    return found
+    return found, executed
 
 
 def metrics_cost() -> list[float]:
@@ -357,7 +390,7 @@ def main() -> None:
         stop_runner(pg_stack)
         postgres.stop()
         shutil.rmtree(base, ignore_errors=True)
-    micro_results = micro()
+    micro_results, bytecodes = micro()
     micro_results["gateway's counters under uWSGI (a request, one cache event)"] = metrics_cost()
     if SMOKE:
         catalogue.CALLS, catalogue.ROUNDS = 2, 1
@@ -366,8 +399,9 @@ def main() -> None:
     catalogue_results = catalogue.main(["sqlite", "postgresql"], CATALOGUE_SIZES)
 
     report = write_report(
-        results, trust_results, floods, micro_results, memories, catalogue_results, visit
-    )
+        results, trust_results, floods, (micro_results, bytecodes), memories,
+        catalogue_results, visit,
+    )  # fmt: skip
     out = Path(os.environ.get("BENCH_OUTPUT", REPO / "BENCHMARKS.md"))
     out.write_text(report)
     print(f"bench: wrote {out}")
@@ -377,12 +411,13 @@ def write_report(
     results: dict[str, dict[str, list[Result]]],
     trust_results: dict[str, tuple[int, float, float]],
     floods: dict[str, Any],
-    micro_results: dict[str, list[float]],
+    micro: tuple[dict[str, list[float]], dict[str, int]],
     memories: dict[str, dict[str, float]],
     catalogue_results: dict[str, dict[str, dict[int, float]]],
     visit: dict[str, tuple[int, int, int]],
 ) -> str:
     """BENCHMARKS.md."""
+    micro_results, bytecodes = micro
     lines = [
         "# Benchmarks",
         "",
@@ -545,6 +580,23 @@ def write_report(
         )
     ]
     lines.append(f"| gateway cost over the bare app | {summary(overhead)} |")
+    bare_ops, gateway_ops = (
+        bytecodes["bare API app, /healthz"],
+        bytecodes["gateway, /backend/healthz"],
+    )
+    lines += [
+        "",
+        f"{MICRO_ROUNDS} rounds of {MICRO_CALLS} calls each, the targets in a random order in"
+        " each round; the gateway's cost is taken per round.",
+        "",
+        "Python bytecode instructions one request executes (`sys.settrace` opcode events,"
+        " after a first request): a figure no noise of the machine moves.",
+        "",
+        "| callable | bytecode instructions |",
+        "|---|---|",
+        *(f"| {name} | {count:,} |" for name, count in bytecodes.items()),
+        f"| gateway's own over the bare app | {gateway_ops - bare_ops:,} |",
+    ]
     small, large = CATALOGUE_SIZES
     lines += [
         "",

@@ -50,8 +50,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, NamedTuple, ParamSpec, TypeVar
 
 from gateway.cache.policy import VERDICT_KEY, store_refusal
-from gateway.http.metrics import Counters as MetricCounters
 from gateway.http.metrics import CACHE_EVENTS, LocalCounters, bypass_key, cache_key
+from gateway.http.metrics import Counters as MetricCounters
 from gateway.http.negotiation import preferred_encoding, preferred_type
 from gateway.http.sessions import carries_session_cookie
 

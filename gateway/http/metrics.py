@@ -22,9 +22,9 @@ from __future__ import annotations
 import bisect
 import ipaddress
 import os
-from time import perf_counter
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from time import perf_counter
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 if TYPE_CHECKING:

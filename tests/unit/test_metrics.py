@@ -34,7 +34,8 @@ def failing(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
 @pytest.mark.parametrize(
     "path,owner",
     [("/", "frontend"), ("/backendx", "frontend"), ("/backend", "backend"),
-     ("/backend/api/x", "backend"), ("/_gateway/health", "gateway"), ("", "frontend")],
+     ("/backend/api/x", "backend"), ("/_gateway/health", "gateway"), ("", "frontend"),
+     ("*", "frontend")],
 )  # fmt: skip
 def test_the_owner_of_a_path_is_the_dispatchers_choice(path: str, owner: str) -> None:
     assert Metrics(answering("200 OK"), LocalCounters(), OWNERS).owner(path).namespace == owner

@@ -95,6 +95,15 @@ def test_request_ids_of_threads_never_collide() -> None:
 # -- ResponseCache -----------------------------------------------------------------
 
 
+@pytest.mark.parametrize(
+    "path,namespace",
+    [("/", "site"), ("/api", "api"), ("/api/x", "api"), ("/apix", "site"), ("*", "site"),
+     ("", "site")],
+)  # fmt: skip
+def test_the_cache_finds_the_mount_as_the_dispatcher_does(path: str, namespace: str) -> None:
+    assert cache_around(Stub(PUBLIC)).route_of(path).namespace == namespace
+
+
 def test_the_cache_replays_a_public_answer_without_the_app() -> None:
     stub = Stub(PUBLIC)
     client = Client(cache_around(stub))
