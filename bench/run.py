@@ -580,6 +580,16 @@ def write_report(
         )
     ]
     lines.append(f"| gateway cost over the bare app | {summary(overhead)} |")
+    ratio = [
+        g / b
+        for g, b in zip(
+            micro_results["gateway, /backend/healthz"],
+            micro_results["bare API app, /healthz"],
+            strict=True,
+        )
+    ]
+    # A loaded machine slows both alike: the ratio moves far less than the difference.
+    lines.append(f"| gateway / the bare app (ratio) | {summary(ratio, 2)} |")
     bare_ops, gateway_ops = (
         bytecodes["bare API app, /healthz"],
         bytecodes["gateway, /backend/healthz"],

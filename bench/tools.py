@@ -78,9 +78,9 @@ def ab(url: str, concurrency: int, requests: int, headers: dict[str, str] | None
     return Result(rps, float(percent.get("50", 0)), float(percent.get("99", 0)), errors)
 
 
-def summary(values: list[float]) -> str:
-    """``median (min-max)`` of a list of numbers."""
+def summary(values: list[float], digits: int = 1) -> str:
+    """``median (min-max)`` of a list of numbers, with ``digits`` decimals."""
     if not values:
         return "-"
     median = statistics.median(values)
-    return f"{median:,.1f} ({min(values):,.1f}-{max(values):,.1f})"
+    return f"{median:,.{digits}f} ({min(values):,.{digits}f}-{max(values):,.{digits}f})"

@@ -65,6 +65,7 @@ def test_make_bench_writes_a_complete_report(tmp_path: Path) -> None:
         assert re.search(pattern, report, re.M), path
     assert re.search(r"sampled reads of `/` that were hits \| \d+/\d+ \|", report)
     assert re.search(r"^\| gateway cost over the bare app \| -?[\d,]+\.\d \(", report, re.M)
+    assert re.search(r"^\| gateway / the bare app \(ratio\) \| \d\.\d\d \(", report, re.M)
     ops = re.search(r"^\| gateway's own over the bare app \| ([\d,]+) \|$", report, re.M)
     assert ops and 0 < int(ops.group(1).replace(",", "")) < 5000, "bytecodes of the layers"
     assert re.search(r"uWSGI workers \(gateway\) \(4\) \| [\d.]+ \| [\d.]+ \|", report)
