@@ -139,7 +139,7 @@ class Metrics:
     def owner(self, path: str) -> Owner:
         """The mount that owns ``path``."""
         for owner in self.owners:
-            if path.startswith(owner[1]) or path == owner[0]:
+            if path.startswith(owner.below) or path == owner.prefix:
                 return owner
         return self.owners[-1]  # a path without its slash ("*"): the default app's
 
