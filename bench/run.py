@@ -571,24 +571,17 @@ def write_report(
     ]
     for name, values in micro_results.items():
         lines.append(f"| {name} | {summary(values)} |")
-    overhead = [
-        g - b
-        for g, b in zip(
+    pairs = list(
+        zip(
             micro_results["gateway, /backend/healthz"],
             micro_results["bare API app, /healthz"],
             strict=True,
         )
-    ]
+    )
+    overhead = [gateway - bare for gateway, bare in pairs]
     lines.append(f"| gateway cost over the bare app | {summary(overhead)} |")
-    ratio = [
-        g / b
-        for g, b in zip(
-            micro_results["gateway, /backend/healthz"],
-            micro_results["bare API app, /healthz"],
-            strict=True,
-        )
-    ]
     # A loaded machine slows both alike: the ratio moves far less than the difference.
+    ratio = [gateway / bare for gateway, bare in pairs]
     lines.append(f"| gateway / the bare app (ratio) | {summary(ratio, 2)} |")
     bare_ops, gateway_ops = (
         bytecodes["bare API app, /healthz"],

@@ -53,15 +53,7 @@ def _described(headers: list[tuple[str, str]]) -> tuple[bool, bool, int | None, 
 
 def vary(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
     """``headers`` with Accept-Encoding added to Vary when the answer is text."""
-    # Every answer to a client without gzip comes here: one lean pass for what it needs.
-    text = False
-    found = None
-    for index, (name, value) in enumerate(headers):
-        lowered = name.lower()
-        if lowered == "content-type":
-            text = value.lower().startswith(TEXT_TYPES)
-        elif lowered == "vary" and found != -1:
-            found = -1 if "accept-encoding" in value.lower() or "*" in value else index
+    text, _, _, found = _described(headers)
     return _varied(headers, text, found)
 
 
