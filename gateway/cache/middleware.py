@@ -53,6 +53,7 @@ from gateway.cache.policy import VERDICT_KEY, store_refusal
 from gateway.http.metrics import CACHE_EVENTS, LocalCounters, bypass_key, cache_key
 from gateway.http.metrics import Counters as MetricCounters
 from gateway.http.negotiation import preferred_encoding, preferred_type
+from gateway.http.prefixes import ByPrefix
 from gateway.http.sessions import carries_session_cookie
 
 if TYPE_CHECKING:
@@ -101,14 +102,11 @@ class Route:
     session_cookie: str
     # Why nothing of this mount is ever stored ("toolbar", "gateway"), or "".
     never: str = ""
-    # The paths below the prefix start with this; "/" for the default app.
-    below: str = field(init=False)
     # The names of this mount's counters, by event or bypass reason (built once: a
     # request would otherwise format one).
     metric_keys: dict[str, str] = field(init=False)
 
     def __post_init__(self) -> None:
-        self.below = self.prefix + "/"
         self.metric_keys = {event: cache_key(self.namespace, event) for event in CACHE_EVENTS}
         self.metric_keys |= {reason: bypass_key(self.namespace, reason) for reason in BYPASSES}
 
@@ -183,12 +181,14 @@ class ResponseCache:
     metrics: MetricCounters = field(default_factory=LocalCounters)
 
     tracing: bool = field(init=False)
+    by_prefix: ByPrefix[Route] = field(init=False)
 
     def __post_init__(self) -> None:
         # Where a toolbar runs, each request's store operations are traced for its panel.
         self.tracing = any(route.never == "toolbar" for route in self.routes)
         # Longest prefix first, like DispatcherMiddleware; "" (the default app) last.
         self.routes.sort(key=lambda r: len(r.prefix), reverse=True)
+        self.by_prefix = ByPrefix((route.prefix, route) for route in self.routes)
         for route in self.routes:
             self.counters.setdefault(route.namespace, Counters())
 
@@ -238,10 +238,7 @@ class ResponseCache:
 
     def route_of(self, path: str) -> Route:
         """The mount that serves ``path``, chosen as DispatcherMiddleware chooses."""
-        for route in self.routes:
-            if path.startswith(route.below) or path == route.prefix:
-                return route
-        return self.routes[-1]  # a path without its slash ("*"): the default app's
+        return self.by_prefix.of(path)
 
     def bypass(self, route: Route, environ: WSGIEnvironment) -> tuple[str, str] | tuple[None, None]:
         """Why this GET or HEAD must not be answered from the store (a reason for the
@@ -250,7 +247,8 @@ class ResponseCache:
             return route.never, NEVER[route.never]
         if environ.get("HTTP_AUTHORIZATION"):
             return "authorization", "the request carries Authorization"
-        if carries_session_cookie(environ.get("HTTP_COOKIE"), route.session_cookie):
+        cookie = environ.get("HTTP_COOKIE")  # most requests carry none: nothing to parse
+        if cookie and carries_session_cookie(cookie, route.session_cookie):
             return "session", f"the request carries the {route.session_cookie} cookie"
         return None, None
 
@@ -288,12 +286,10 @@ class ResponseCache:
         if method not in SAFE_METHODS:
             self._bypassed(trace, route, "method", f"{method} is never answered from the store")
             return self.app(environ, start_response)
-        # Most requests carry neither a cookie nor Authorization: nothing more to ask.
-        if route.never or environ.get("HTTP_COOKIE") or environ.get("HTTP_AUTHORIZATION"):
-            reason, why = self.bypass(route, environ)
-            if reason and why:
-                self._bypassed(trace, route, reason, why)
-                return self.app(environ, start_response)
+        reason, why = self.bypass(route, environ)
+        if reason and why:
+            self._bypassed(trace, route, reason, why)
+            return self.app(environ, start_response)
         asked = self.asked(environ)
         refusal = self.unshared.get(asked)
         if refusal is not None:

@@ -24,6 +24,7 @@ import sys
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from gateway.http.prefixes import ByPrefix
 from gateway.http.request_id import ENVIRON_KEY, HEADER, current_request_id, ensure_request_id
 
 if TYPE_CHECKING:
@@ -72,8 +73,8 @@ class ErrorGuard:
     """WSGI middleware: an exception from ``app`` becomes a 500 in the path's format.
 
     ``pages`` maps a mount prefix (``""`` for the default app) to its error page; the
-    longest prefix that owns the path wins, on a segment boundary, as in Werkzeug's
-    ``DispatcherMiddleware``. The layers inside start their answer on this middleware,
+    mount that owns the path is the one Werkzeug's ``DispatcherMiddleware`` picks
+    (``gateway.http.prefixes``). The layers inside start their answer on this middleware,
     which starts it on the server only once the answer is whole (or its first chunk is
     ready): until then a failure can still replace it, without the ``exc_info`` call
     that uWSGI 2.0 turns into a SystemError.
@@ -81,14 +82,7 @@ class ErrorGuard:
 
     def __init__(self, app: WSGIApplication, pages: dict[str, ErrorPage]) -> None:
         self.app = app
-        self.pages = sorted(pages.items(), key=lambda item: len(item[0]), reverse=True)
-
-    def page_for(self, path: str) -> ErrorPage:
-        """The error page of the mount that owns ``path``."""
-        for prefix, page in self.pages:
-            if not prefix or path == prefix or path.startswith(prefix + "/"):
-                return page
-        return self.pages[-1][1]
+        self.pages = ByPrefix(pages.items())
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         answer = _Answer(start_response)
@@ -114,7 +108,7 @@ class ErrorGuard:
             )
         finally:
             current_request_id.reset(token)
-        page = self.page_for(environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", ""))
+        page = self.pages.of(environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", ""))
         start_response(
             STATUS,
             [

@@ -25,7 +25,9 @@ import os
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from time import perf_counter
-from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+from gateway.http.prefixes import ByPrefix
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -107,21 +109,12 @@ def open_counters() -> Counters:
     return UwsgiCounters(uwsgi)
 
 
-class Owner(NamedTuple):
-    """A mount, as the request counters see it."""
-
-    prefix: str
-    below: str  # the paths below the prefix start with this
-    namespace: str
-    latency: str  # the name of its latency counter
-
-
 class Metrics:
     """WSGI middleware: count each request by app, method, status class and latency
     (until the app returned its body), in ``counters``.
 
-    ``owners`` are (mount prefix, namespace): a path belongs to the longest prefix that
-    owns it on a segment boundary, as in DispatcherMiddleware.
+    ``owners`` are (mount prefix, namespace): a path belongs to the mount that
+    ``gateway.http.prefixes`` picks, as DispatcherMiddleware does.
     """
 
     def __init__(
@@ -129,19 +122,14 @@ class Metrics:
     ) -> None:
         self.app = app
         self.inc = counters.inc
-        # Longest prefix first, with what a request needs of its owner, built once: the
-        # paths below it, and its latency counter's name.
-        longest = sorted(owners, key=lambda owner: len(owner[0]), reverse=True)
-        self.owners = [Owner(prefix, prefix + "/", namespace, f"lat|{namespace}")
-                       for prefix, namespace in longest]  # fmt: skip
+        # Each mount's namespace with its latency counter's name, built once (a request
+        # would otherwise format it).
+        self.owners = ByPrefix((prefix, (name, f"lat|{name}")) for prefix, name in owners)
         self.keys: dict[tuple[str, str, str, int], str] = {}
 
-    def owner(self, path: str) -> Owner:
-        """The mount that owns ``path``."""
-        for owner in self.owners:
-            if path.startswith(owner.below) or path == owner.prefix:
-                return owner
-        return self.owners[-1]  # a path without its slash ("*"): the default app's
+    def owner(self, path: str) -> str:
+        """The namespace of the mount that owns ``path``."""
+        return self.owners.of(path)[0]
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         started = perf_counter()
@@ -158,7 +146,7 @@ class Metrics:
             elapsed = perf_counter() - started
             # Read after the call: the dispatcher has moved the prefix to SCRIPT_NAME.
             path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
-            _, _, app, latency = self.owner(path)
+            app, latency = self.owners.of(path)
             method = environ.get("REQUEST_METHOD", "")
             if method not in METHODS:  # a client invents any: one name for them all
                 method = "other"

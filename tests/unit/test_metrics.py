@@ -38,7 +38,7 @@ def failing(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
      ("*", "frontend")],
 )  # fmt: skip
 def test_the_owner_of_a_path_is_the_dispatchers_choice(path: str, owner: str) -> None:
-    assert Metrics(answering("200 OK"), LocalCounters(), OWNERS).owner(path).namespace == owner
+    assert Metrics(answering("200 OK"), LocalCounters(), OWNERS).owner(path) == owner
 
 
 def requests_of(counters: LocalCounters, app: str, method: str, status: str) -> int:
