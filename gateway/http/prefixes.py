@@ -23,13 +23,12 @@ class ByPrefix(Generic[T]):
 
     def __init__(self, items: Iterable[tuple[str, T]]) -> None:
         longest = sorted(items, key=lambda item: len(item[0]), reverse=True)
-        if not longest:
-            raise ValueError("no mount prefix")
         # Each prefix with its slash, built once: the paths below it start with that.
         self.rows = [(prefix, prefix + "/", value) for prefix, value in longest]
 
     def of(self, path: str) -> T:
-        """The value of the longest prefix that owns ``path`` (else the shortest's)."""
+        """The value of the longest prefix that owns ``path`` (else the shortest's); an
+        empty table raises a LookupError."""
         for prefix, below, value in self.rows:
             if path.startswith(below) or path == prefix:
                 return value
